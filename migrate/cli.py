@@ -1,0 +1,293 @@
+"""Command line: argv -> options; the only place exceptions become exit codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import select
+
+from migrate.errors import BadArguments, ChartmigrateError, ExitCode, NotFound
+from migrate.records import BatchSummary, DocumentResult, PageOutcome
+from migrate.settings import Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Move paper charts into trusted electronic records.")
+export_app = typer.Typer(no_args_is_help=True, help="Export stored data.")
+app.add_typer(export_app, name="export")
+
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+log = logging.getLogger("chartmigrate")
+
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="SQLAlchemy URL (default: CHARTMIGRATE_DB or SQLite under the data folder)")
+]
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="data folder (default: CHARTMIGRATE_HOME or ./data)")]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", "-w", min=1, help="worker processes (default: cores)")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings(db: str | None, home: Path | None) -> Settings:
+    try:
+        return load_settings(db=db, home=home)
+    except ValueError as e:
+        raise BadArguments(f"invalid settings: {str(e).splitlines()[0]}") from e
+
+
+class PagesPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.2f} pages/s" if speed else "-- pages/s", style="progress.data.speed")
+
+
+class ProgressObserver:
+    """Progress bar and per-document lines; names documents by id and hash prefix, never by content."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("OCR", total=None)
+
+    def planned(self, pages: int) -> None:
+        self.progress.update(self.task, total=pages)
+
+    def page_done(self, outcome: PageOutcome) -> None:
+        self.progress.advance(self.task)
+
+    def document_done(self, result: DocumentResult) -> None:
+        if result.status == "failed":
+            self.progress.console.print(f"[red]failed[/red] {_doc_label(result)}: {result.error_message}")
+
+
+def _doc_label(r: DocumentResult) -> str:
+    return f"document {r.document_id} ({(r.sha256 or '')[:12]})"
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("pages"),
+        PagesPerSecond(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def _print_summary(summary: BatchSummary) -> None:
+    conf = summary.mean_confidence
+    out.print(
+        f"documents processed: {len(summary.processed)}  duplicates skipped: {len(summary.duplicates)}  "
+        f"failed: {len(summary.failed)}  pages: {summary.pages}  "
+        f"mean OCR confidence: {'n/a' if conf is None else f'{conf:.3f}'}  "
+        f"time: {summary.seconds:.1f} s"
+    )
+    for r in summary.duplicates:
+        out.print(f"  duplicate: {_doc_label(r)} same bytes as document {r.duplicate_of}, skipped")
+    for r in summary.failed:
+        out.print(f"  failed: {_doc_label(r)}: {r.error_message}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders (searched recursively)")],
+    workers: WorkersOpt = None,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Store, clean up and OCR scanned charts (PDF, TIFF, PNG, JPEG)."""
+    from migrate.batch import run_batch
+
+    settings = _settings(db, home)
+    with _progress() as progress:
+        summary = run_batch(paths, settings, workers=workers, observer=ProgressObserver(progress))
+    _print_summary(summary)
+    if summary.failed:
+        raise typer.Exit(ExitCode.PARTIAL_FAILURE)
+
+
+@app.command()
+def watch(
+    folder: Annotated[Path, typer.Argument(help="the hot folder scanning stations drop files into")],
+    workers: WorkersOpt = None,
+    interval: Annotated[float, typer.Option(help="seconds between looks at the folder")] = 1.0,
+    once: Annotated[bool, typer.Option("--once", help="process what is there, then stop")] = False,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Process files as they arrive; done files go to processed/, bad ones to quarantine/."""
+    from migrate.watch import watch as run_watch
+
+    settings = _settings(db, home)
+    if not folder.is_dir():
+        raise BadArguments(f"not a folder: {folder}")
+    err.print(f"watching {folder} (Ctrl-C to stop)")
+
+    def report(summary: BatchSummary) -> None:
+        _print_summary(summary)
+
+    run_watch(folder, settings, workers=workers, interval_s=interval, once=once, on_batch=report)
+
+
+@app.command()
+def documents(
+    status: Annotated[str | None, typer.Option(help="only documents in this state")] = None,
+    show_paths: Annotated[bool, typer.Option("--show-paths", help="also show file paths (may name patients)")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table")] = False,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """List stored documents with their state and, for failed ones, the reason."""
+    from migrate.db.models import Document
+    from migrate.db.session import migrate_to_head, unit_of_work
+
+    settings = _settings(db, home)
+    migrate_to_head(settings.database_url)
+    with unit_of_work(settings.database_url) as session:
+        stmt = select(Document).order_by(Document.id)
+        if status:
+            stmt = stmt.where(Document.status == status)
+        rows = list(session.scalars(stmt))
+        if as_json:
+            for d in rows:
+                item = {
+                    "id": d.id,
+                    "sha256": d.sha256,
+                    "status": d.status,
+                    "pages": d.page_count,
+                    "ocr_confidence": d.ocr_confidence,
+                    "error_code": d.error_code,
+                    "error": d.error_message,
+                }
+                if show_paths:
+                    item["path"] = d.source_path
+                out.print(json.dumps(item), soft_wrap=True, highlight=False)
+            return
+        table = Table("id", "sha256", "status", "pages", "OCR conf", "received", "error")
+        if show_paths:
+            table.add_column("path")
+        for d in rows:
+            cells = [
+                str(d.id),
+                d.sha256[:12],
+                d.status,
+                str(d.page_count or ""),
+                "" if d.ocr_confidence is None else f"{d.ocr_confidence:.3f}",
+                d.received_at.strftime("%Y-%m-%d %H:%M"),
+                d.error_message or "",
+            ]
+            if show_paths:
+                cells.append(d.source_path)
+            table.add_row(*cells)
+        out.print(table)
+
+
+@app.command()
+def reprocess(
+    document_id: Annotated[int, typer.Argument(help="document id (see `chartmigrate documents`)")],
+    workers: WorkersOpt = None,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Run one document again from its stored original."""
+    from migrate.batch import reprocess as run_reprocess
+
+    settings = _settings(db, home)
+    with _progress() as progress:
+        result = run_reprocess(document_id, settings, workers=workers or 1, observer=ProgressObserver(progress))
+    if result.status == "failed":
+        err.print(f"failed: {_doc_label(result)}: {result.error_message}")
+        raise typer.Exit(ExitCode.PARTIAL_FAILURE)
+    conf = "n/a" if result.confidence is None else f"{result.confidence:.3f}"
+    out.print(f"{_doc_label(result)}: {result.status}, {result.pages} pages, mean OCR confidence {conf}")
+
+
+@export_app.command("drafts")
+def export_drafts(
+    fmt: Annotated[str, typer.Option("--format", help="jsonl")] = "jsonl",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write here instead of standard output")] = None,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """One draft record per document, as JSON lines (see CONTRACTS.md)."""
+    from migrate.db.session import migrate_to_head, unit_of_work
+    from migrate.export import iter_drafts
+
+    if fmt != "jsonl":
+        raise BadArguments(f"unknown format '{fmt}'; use jsonl")
+    settings = _settings(db, home)
+    migrate_to_head(settings.database_url)
+    target = out_file.open("w", encoding="utf-8") if out_file else sys.stdout
+    try:
+        with unit_of_work(settings.database_url) as session:
+            for record in iter_drafts(session):
+                target.write(json.dumps(record, ensure_ascii=False) + "\n")
+    finally:
+        if out_file:
+            target.close()
+
+
+@export_app.command("pdf")
+def export_pdf(
+    document_id: Annotated[int, typer.Argument(help="document id")],
+    out_file: Annotated[Path, typer.Option("--out", help="where to write the searchable PDF")],
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Write a document's searchable PDF (page images with their OCR text layer)."""
+    import shutil
+
+    from migrate.db.models import Document
+    from migrate.db.session import migrate_to_head, unit_of_work
+    from migrate.storage import BlobStore
+
+    settings = _settings(db, home)
+    migrate_to_head(settings.database_url)
+    with unit_of_work(settings.database_url) as session:
+        doc = session.get(Document, document_id)
+        if doc is None:
+            raise NotFound(f"no document with id {document_id}")
+        if not doc.searchable_pdf_sha256:
+            raise NotFound(f"document {document_id} has no searchable PDF (status: {doc.status})")
+        shutil.copyfile(BlobStore(settings.blob_dir).path(doc.searchable_pdf_sha256), out_file)
+    out.print(f"wrote {out_file}")
+
+
+def main() -> None:
+    """Entry point: everything we create is PHI, so it is created owner-only."""
+    os.umask(0o077)
+    logging.basicConfig(
+        level=os.environ.get("CHARTMIGRATE_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except ChartmigrateError as e:
+        err.print(f"error: {e.message}", markup=False, highlight=False)
+        sys.exit(int(e.exit_code))
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted; run the same command again to resume", markup=False)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except Exception as e:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(int(ExitCode.BAD_ARGS))
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(int(ExitCode.INTERRUPTED))
+        raise

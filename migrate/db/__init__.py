@@ -1,0 +1,1 @@
+"""Storage shape: ORM models, engine and unit of work, Alembic migrations."""

@@ -1,0 +1,1 @@
+"""One wrapper per outside tool: timeouts, and the tool's failures mapped to domain errors."""

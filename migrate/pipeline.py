@@ -1,0 +1,167 @@
+"""process_page(): the ordered stages for one page; finish_document(): assemble and close."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from migrate.db import repo
+from migrate.db.models import Document
+from migrate.db.session import unit_of_work
+from migrate.errors import ChartmigrateError, DocumentError
+from migrate.external import poppler, tesseract
+from migrate.records import Cleanup, DocumentStatus, MediaType, OcrPage, PageOutcome, PageSource, PageTask
+from migrate.settings import Settings
+from migrate.stages import load, ocr, preprocess
+from migrate.storage import BlobStore
+
+PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+
+
+def _osd(image: np.ndarray) -> tuple[int, float] | None:
+    with tempfile.TemporaryDirectory(prefix="cm-osd-") as tmp:
+        path = Path(tmp) / "page.png"
+        cv2.imwrite(str(path), image, PNG_FAST)
+        found = tesseract.detect_orientation(path)
+    return (found.rotate, found.confidence) if found else None
+
+
+def _store_png(blobs: BlobStore, gray: np.ndarray) -> str:
+    ok, buf = cv2.imencode(".png", gray, PNG_FAST)
+    if not ok:
+        raise DocumentError("page image could not be encoded")
+    return blobs.put_bytes(buf.tobytes())
+
+
+def _image_pdf(gray: np.ndarray, dpi: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(gray).save(buf, format="PDF", resolution=float(dpi))
+    return buf.getvalue()
+
+
+def _flags(gray: np.ndarray, words: Sequence[object], confidence: float | None, settings: Settings) -> tuple[str, ...]:
+    flags: list[str] = []
+    if not words:
+        ink = float((gray < 128).mean())
+        flags.append("blank" if ink < 0.002 else "unreadable")
+    elif confidence is not None and confidence < settings.unreadable_confidence:
+        flags.append("unreadable")
+    return tuple(flags)
+
+
+def build_page(task: PageTask, settings: Settings) -> OcrPage:
+    """Load, clean, OCR (or read the text layer of) one page; blobs are stored, nothing else."""
+    started = time.perf_counter()
+    blobs = BlobStore(settings.blob_dir)
+    page = load.load_page(task.blob_path, task.media_type, task.number, settings)
+
+    if task.media_type is MediaType.PDF:
+        words = ocr.usable_text_layer(task.blob_path, task.number, page.dpi, settings)
+        if words is not None:
+            image_sha = _store_png(blobs, page.gray)
+            with tempfile.TemporaryDirectory(prefix="cm-page-") as tmp:
+                out = Path(tmp) / "page.pdf"
+                poppler.extract_page(task.blob_path, task.number, out)
+                pdf_sha = blobs.put_file(out)
+            return OcrPage(
+                number=task.number,
+                width=page.gray.shape[1],
+                height=page.gray.shape[0],
+                dpi=page.dpi,
+                source=PageSource.TEXT_LAYER,
+                image_sha256=image_sha,
+                pdf_sha256=pdf_sha,
+                cleanup=Cleanup(steps=("text_layer",)),
+                words=tuple(words),
+                text=ocr.page_text(words),
+                confidence=1.0,
+                seconds=time.perf_counter() - started,
+            )
+
+    gray, cleanup = preprocess.clean(page.gray, page.dpi, osd=_osd)
+    image_sha = _store_png(blobs, gray)
+    try:
+        words, pdf = ocr.ocr_image(blobs.path(image_sha), page.dpi, settings)
+        pdf_sha = blobs.put_bytes(pdf)
+        extra: tuple[str, ...] = ()
+    except DocumentError as e:
+        # A page OCR cannot read is kept (image-only in the PDF) and flagged, not a reason to fail the chart.
+        words, extra = [], (f"ocr_error:{e.code}",)
+        pdf_sha = blobs.put_bytes(_image_pdf(gray, page.dpi))
+    confidence = ocr.mean_confidence(words)
+    return OcrPage(
+        number=task.number,
+        width=gray.shape[1],
+        height=gray.shape[0],
+        dpi=page.dpi,
+        source=PageSource.OCR,
+        image_sha256=image_sha,
+        pdf_sha256=pdf_sha,
+        cleanup=cleanup,
+        words=tuple(words),
+        text=ocr.page_text(words),
+        confidence=confidence,
+        flags=_flags(gray, words, confidence, settings) + extra,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def process_page(task: PageTask, settings: Settings) -> PageOutcome:
+    """Worker entry point: build the page and store it (idempotent: a stored page is skipped)."""
+    started = time.perf_counter()
+    with unit_of_work(settings.database_url) as session:
+        if task.number in repo.stored_page_numbers(session, task.document_id):
+            return PageOutcome(task.document_id, task.number, stored=False)
+    try:
+        page = build_page(task, settings)
+    except DocumentError as e:
+        return PageOutcome(
+            task.document_id,
+            task.number,
+            stored=False,
+            error_code=e.code,
+            error_message=f"page {task.number}: {e.message}",
+            seconds=time.perf_counter() - started,
+        )
+    with unit_of_work(settings.database_url) as session:
+        stored = repo.save_page(session, task.document_id, page)
+    return PageOutcome(
+        task.document_id,
+        task.number,
+        stored=stored,
+        confidence=page.confidence,
+        flags=page.flags,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def finish_document(document_id: int, settings: Settings) -> tuple[DocumentStatus, float | None]:
+    """Once every page is stored: one searchable PDF for the document, and the document is done."""
+    blobs = BlobStore(settings.blob_dir)
+    with unit_of_work(settings.database_url) as session:
+        doc = session.get(Document, document_id)
+        if doc is None:
+            raise ChartmigrateError(f"document {document_id} does not exist")
+        if doc.status == DocumentStatus.DONE:
+            return DocumentStatus.DONE, doc.ocr_confidence
+        pages = sorted(doc.pages, key=lambda p: p.number)
+        if doc.page_count is None or len(pages) != doc.page_count:
+            return DocumentStatus(doc.status), None
+        pdfs = [blobs.path(p.pdf_sha256) for p in pages if p.pdf_sha256]
+        if pdfs:
+            with tempfile.TemporaryDirectory(prefix="cm-doc-") as tmp:
+                out = Path(tmp) / "document.pdf"
+                poppler.unite(pdfs, out)
+                doc.searchable_pdf_sha256 = blobs.put_file(out)
+        doc.ocr_confidence = repo.document_confidence(session, document_id)
+        doc.status = DocumentStatus.DONE.value
+        doc.error_code = doc.error_message = None
+        session.commit()
+        return DocumentStatus.DONE, doc.ocr_confidence

@@ -1,0 +1,52 @@
+"""The one place that reads the environment: a frozen, validated settings object."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.cwd() / "data"
+
+
+class Settings(BaseSettings):
+    """Configuration for every command; pass it explicitly, vary it with ``model_copy``."""
+
+    model_config = SettingsConfigDict(env_prefix="CHARTMIGRATE_", frozen=True, extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="data folder: blobs, quarantine, database")
+    db: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
+    broker: str | None = Field(default=None, description="Celery broker URL (scale-out)")
+
+    ocr_lang: str = "eng"
+    ocr_psm: int = Field(default=3, ge=0, le=13)
+    ocr_timeout_s: int = Field(default=180, gt=0, description="per page")
+    render_dpi: int = Field(default=300, ge=72, le=600, description="PDF pages without a single scan image")
+    max_page_pixels: int = Field(default=120_000_000, gt=0, description="larger pages are refused as bombs")
+    min_text_layer_chars: int = Field(default=40, ge=1, description="a PDF text layer shorter is not trusted")
+    unreadable_confidence: float = Field(default=0.35, ge=0, le=1)
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    watch_settle_s: float = Field(default=2.0, ge=0, description="a file is complete once its size held this long")
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.db or f"sqlite:///{self.home / 'chartmigrate.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.home / "blobs"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit command-line overrides applied on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

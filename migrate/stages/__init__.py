@@ -1,0 +1,1 @@
+"""Pipeline stages: each takes one immutable value and returns the next."""

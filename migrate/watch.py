@@ -1,0 +1,109 @@
+"""The scanning-station hot folder: take each file once it is complete, then file it away."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migrate.batch import Observer, run_batch
+from migrate.records import BatchSummary, DocumentStatus
+from migrate.settings import Settings
+
+PROCESSED = "processed"
+QUARANTINE = "quarantine"
+
+
+@dataclass
+class Settling:
+    """Files seen in the hot folder and how long their size and mtime have held still."""
+
+    seen: dict[Path, tuple[int, int, float]] = field(default_factory=dict)
+
+    def ready(self, files: list[Path], settle_s: float, now: float) -> list[Path]:
+        """Files whose size and mtime have not changed for ``settle_s`` (empty files: three times that)."""
+        out = []
+        for gone in set(self.seen) - set(files):
+            del self.seen[gone]
+        for f in files:
+            try:
+                st = f.stat()
+            except FileNotFoundError:
+                continue
+            prev = self.seen.get(f)
+            if prev is None or prev[:2] != (st.st_size, st.st_mtime_ns):
+                prev = self.seen[f] = (st.st_size, st.st_mtime_ns, now)
+            wait = settle_s * 3 if st.st_size == 0 else settle_s
+            if now - prev[2] >= wait:
+                out.append(f)
+        return out
+
+
+def _incoming(folder: Path) -> list[Path]:
+    files = []
+    for f in sorted(folder.rglob("*")):
+        rel = f.relative_to(folder)
+        if not f.is_file() or rel.parts[0] in (PROCESSED, QUARANTINE):
+            continue
+        if any(p.startswith(".") for p in rel.parts) or f.name.endswith(".error.txt"):
+            continue
+        files.append(f)
+    return files
+
+
+def _free_name(dest: Path) -> Path:
+    if not dest.exists():
+        return dest
+    for i in range(1, 10_000):
+        candidate = dest.with_name(f"{dest.stem}.{i}{dest.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise FileExistsError(dest)
+
+
+def file_away(folder: Path, summary: BatchSummary) -> None:
+    """Move each finished file to processed/ or to quarantine/ with a one-line .error.txt."""
+    for result in summary.results:
+        src = Path(result.path)
+        if not src.exists():
+            continue
+        rel = src.relative_to(folder) if src.is_relative_to(folder) else Path(src.name)
+        bad = result.status == DocumentStatus.FAILED
+        dest = _free_name(folder / (QUARANTINE if bad else PROCESSED) / rel)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(src), dest)
+        if bad:
+            reason = (result.error_message or result.error_code or "failed").replace("\n", " ")
+            dest.with_name(dest.name + ".error.txt").write_text(f"{result.error_code}: {reason}\n", encoding="utf-8")
+
+
+def watch(
+    folder: Path,
+    settings: Settings,
+    *,
+    workers: int | None = None,
+    interval_s: float = 1.0,
+    once: bool = False,
+    observer_factory: Callable[[], Observer] | None = None,
+    on_batch: Callable[[BatchSummary], None] | None = None,
+) -> None:
+    folder = folder.resolve()
+    (folder / PROCESSED).mkdir(parents=True, exist_ok=True)
+    (folder / QUARANTINE).mkdir(parents=True, exist_ok=True)
+    settling = Settling()
+    while True:
+        files = _incoming(folder)
+        ready = settling.ready(files, settings.watch_settle_s, time.monotonic())
+        if ready:
+            observer = observer_factory() if observer_factory else None
+            summary = run_batch(ready, settings, workers=workers, observer=observer, origin="watch")
+            file_away(folder, summary)
+            for f in ready:
+                settling.seen.pop(f, None)
+            if on_batch:
+                on_batch(summary)
+        if once and not [f for f in _incoming(folder) if f.exists()]:
+            return
+        time.sleep(interval_s)

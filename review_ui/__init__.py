@@ -1,0 +1,1 @@
+"""The technicians' review web app (served by `chartmigrate serve`; arrives with the review-queue work)."""
