@@ -242,6 +242,11 @@ def run_batch(
     to_process: list[int] = []
     for f in files:
         taken = intake(f, settings, batch_id)
+        if taken.result is None and taken.document_id in to_process:  # the same bytes twice in this batch
+            taken = Intake(
+                taken.document_id,
+                DocumentResult(taken.document_id, str(f), None, "duplicate", duplicate_of=taken.document_id),
+            )
         if taken.result is not None:
             summary.results.append(taken.result)
             observer.document_done(taken.result)

@@ -21,8 +21,13 @@ from migrate.errors import BadArguments, ChartmigrateError, ExitCode, NotFound
 from migrate.records import BatchSummary, DocumentResult, PageOutcome
 from migrate.settings import Settings, load_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Move paper charts into trusted electronic records.")
-export_app = typer.Typer(no_args_is_help=True, help="Export stored data.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,  # a traceback with local variables could show patient data
+    help="Move paper charts into trusted electronic records.",
+)
+export_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="Export stored data.")
 app.add_typer(export_app, name="export")
 
 out = Console(soft_wrap=True, highlight=False)
@@ -95,7 +100,7 @@ def _print_summary(summary: BatchSummary) -> None:
         f"time: {summary.seconds:.1f} s"
     )
     for r in summary.duplicates:
-        out.print(f"  duplicate: {_doc_label(r)} same bytes as document {r.duplicate_of}, skipped")
+        out.print(f"  duplicate: {_doc_label(r)} already ingested as document {r.duplicate_of}, skipped")
     for r in summary.failed:
         out.print(f"  failed: {_doc_label(r)}: {r.error_message}")
 
@@ -268,26 +273,10 @@ def export_pdf(
 def main() -> None:
     """Entry point: everything we create is PHI, so it is created owner-only."""
     os.umask(0o077)
-    logging.basicConfig(
-        level=os.environ.get("CHARTMIGRATE_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
-    )
+    level = os.environ.get("CHARTMIGRATE_LOG_LEVEL", "WARNING")
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        app()  # typer turns usage errors into exit 2 and typer.Exit into its code
     except ChartmigrateError as e:
         err.print(f"error: {e.message}", markup=False, highlight=False)
         sys.exit(int(e.exit_code))
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted; run the same command again to resume", markup=False)
-        sys.exit(int(ExitCode.INTERRUPTED))
-    except Exception as e:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            sys.exit(int(ExitCode.BAD_ARGS))
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(int(ExitCode.INTERRUPTED))
-        raise

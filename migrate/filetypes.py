@@ -47,12 +47,12 @@ def sniff(path: Path, *, name: str | None = None) -> MediaType:
     actual = _magic(head)
     ext = Path(name).suffix.lower() if name else path.suffix.lower()
     claimed = EXTENSIONS.get(ext)
+    # File names can carry patient names, so messages never quote the name or its extension.
     if actual is None:
-        what = f"'{ext}' files are" if ext else "files without a known signature are"
-        raise UnsupportedType(f"unsupported file type: {what} not PDF, TIFF, PNG or JPEG")
+        raise UnsupportedType("unsupported file type: the content is not PDF, TIFF, PNG or JPEG")
     if ext and claimed != actual:
-        shown = f"extension '{ext}'" if claimed is None else f"extension '{ext}' says {_NAMES[claimed]}"
-        raise ExtensionMismatch(f"{shown} but the content is {_NAMES[actual]}")
+        said = "is not a scan type" if claimed is None else f"says {_NAMES[claimed]}"
+        raise ExtensionMismatch(f"file extension {said} but the content is {_NAMES[actual]}")
     if actual is MediaType.PDF and b"%%EOF" not in tail:
         raise TruncatedFile("truncated PDF: no end-of-file marker")
     if actual is MediaType.PNG and b"IEND" not in tail[-64:]:

@@ -32,7 +32,11 @@ class BlobStore:
 
     def _dest(self, sha256: str) -> Path:
         dest = self.path(sha256)
-        dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # mkdir(parents=True) ignores ``mode`` for the parents it makes: create each level ourselves.
+        for folder in (self.root, dest.parent.parent, dest.parent):
+            if not folder.is_dir():
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                folder.chmod(0o700)
         return dest
 
     def _commit(self, tmp: str, dest: Path) -> None:

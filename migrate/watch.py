@@ -41,11 +41,12 @@ class Settling:
         return out
 
 
-def _incoming(folder: Path) -> list[Path]:
+def _incoming(folder: Path, data_home: Path) -> list[Path]:
+    """Files waiting in the hot folder (not our own output folders, nor our data folder)."""
     files = []
     for f in sorted(folder.rglob("*")):
         rel = f.relative_to(folder)
-        if not f.is_file() or rel.parts[0] in (PROCESSED, QUARANTINE):
+        if not f.is_file() or rel.parts[0] in (PROCESSED, QUARANTINE) or f.resolve().is_relative_to(data_home):
             continue
         if any(p.startswith(".") for p in rel.parts) or f.name.endswith(".error.txt"):
             continue
@@ -94,7 +95,7 @@ def watch(
     (folder / QUARANTINE).mkdir(parents=True, exist_ok=True)
     settling = Settling()
     while True:
-        files = _incoming(folder)
+        files = _incoming(folder, settings.home)
         ready = settling.ready(files, settings.watch_settle_s, time.monotonic())
         if ready:
             observer = observer_factory() if observer_factory else None
@@ -104,6 +105,6 @@ def watch(
                 settling.seen.pop(f, None)
             if on_batch:
                 on_batch(summary)
-        if once and not [f for f in _incoming(folder) if f.exists()]:
+        if once and not _incoming(folder, settings.home):
             return
         time.sleep(interval_s)

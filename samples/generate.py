@@ -832,6 +832,14 @@ NOTE_PROCS = [
     ),
 ]
 
+# which clinic specialties plausibly write which procedure note (others: any)
+PROC_SPECIALTIES = {
+    "colonoscopy": ("Gastroenterology",),
+    "egd": ("Gastroenterology",),
+    "knee_inj": ("Orthopedics", "Family Medicine", "Internal Medicine"),
+    "ctr": ("Orthopedics",),
+}
+
 PAYERS = [
     "Medicare",
     "Medicaid",
@@ -1096,7 +1104,8 @@ def make_ctx(seed: int, idx: int) -> Ctx:
         span = max(30, (visit - lo).days - 30)
         psh.append((p, lo + timedelta(days=rng.randrange(span))))
     psh.sort(key=lambda t: t[1])
-    note_proc = rng.choice(NOTE_PROCS)
+    fitting = [n for n in NOTE_PROCS if specialty in PROC_SPECIALTIES.get(n.proc.key, ())]
+    note_proc = rng.choice(fitting or NOTE_PROCS)
     cond_keys = {c.key for c in conds}
     negs = [n for n in NEGATABLE if NEG_CONFLICT.get(n[0]) not in cond_keys]
     negs = rng.sample(negs, rng.randint(2, 4))

@@ -42,8 +42,8 @@ def _open_image(path: Path, settings: Settings) -> Image.Image:
         raise DecompressionBomb(f"image is over the limit of {settings.max_page_pixels:,} pixels") from e
     except UnidentifiedImageError as e:
         raise CorruptFile("unreadable image: not a valid image file") from e
-    except OSError as e:
-        raise CorruptFile(f"unreadable image: {str(e)[:120]}") from e
+    except (OSError, TypeError, ValueError, SyntaxError) as e:
+        raise CorruptFile("unreadable image: damaged image header") from e
     _bomb(img.width, img.height, settings, "image")
     return img
 
@@ -65,6 +65,8 @@ def count_pages(path: Path, media: MediaType, settings: Settings) -> int:
         return int(frames)
     except EOFError as e:
         raise TruncatedFile("truncated image: fewer frames than announced") from e
+    except (OSError, TypeError, ValueError, SyntaxError) as e:  # Pillow's ways of saying "damaged"
+        raise CorruptFile("unreadable image: damaged page directory") from e
     finally:
         img.close()
 
@@ -81,6 +83,9 @@ def _dpi(img: Image.Image) -> int:
 def load_page(path: Path, media: MediaType, number: int, settings: Settings) -> PageImage:
     """Only this page is decoded."""
     if media is MediaType.PDF:
+        scanned = poppler.page_image(path, number)
+        if scanned is not None:
+            return PageImage(*scanned)
         dpi = poppler.scan_dpi(path, number) or settings.render_dpi
         dpi = min(max(dpi, 150), 600)
         return PageImage(poppler.render(path, number, dpi), dpi)
@@ -103,7 +108,7 @@ def load_page(path: Path, media: MediaType, number: int, settings: Settings) -> 
         return PageImage(np.ascontiguousarray(gray), dpi)
     except EOFError as e:
         raise TruncatedFile(f"truncated image: page {number} is missing") from e
-    except OSError as e:
-        raise CorruptFile(f"unreadable image on page {number}: {str(e)[:120]}") from e
+    except (OSError, TypeError, ValueError, SyntaxError) as e:
+        raise CorruptFile(f"unreadable image on page {number}: damaged or truncated image data") from e
     finally:
         img.close()
