@@ -28,7 +28,7 @@ unit: setup
 test: lint typecheck unit
 
 samples: setup
-	$(VENV)/python samples/generate.py --out samples/charts --seed 7 --count 6
+	$(VENV)/python samples/generate.py --out samples/charts --truth-out samples/truth --seed 7 --count 6
 
 bench: setup
 	$(VENV)/python benchmarks/ocr_bench.py

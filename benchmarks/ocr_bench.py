@@ -15,6 +15,7 @@ Usage: ``python benchmarks/ocr_bench.py`` (see ``--help``; ``benchmarks/README.m
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -147,6 +148,22 @@ def export_pages(
 
 
 # --------------------------------------------------------------------------- measurements
+
+
+def code_state() -> dict[str, str | None]:
+    """Which code is measured: the commit, and a digest of migrate/ as it is on disk now."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "migrate").rglob("*.py")):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--", "migrate"], capture_output=True, text=True
+    )
+    return {
+        "commit": head.stdout.strip() or None,
+        "migrate_uncommitted_changes": "yes" if dirty.stdout.strip() else "no",
+        "migrate_digest": digest.hexdigest()[:16],
+    }
 
 
 def progress(message: str) -> None:
@@ -658,6 +675,8 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "skew_limit_deg": SKEW_LIMIT,
     }
+    results["code_at_start"] = code_start = code_state()
+    progress(f"measuring migrate/ at commit {code_start['commit']} (digest {code_start['migrate_digest']})")
     targets: list[tuple[str, bool | None, str]] = []
     tmp = Path(tempfile.mkdtemp(prefix="ocr-bench-"))
     progress(f"working folder: {tmp}")
@@ -843,6 +862,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
 
+        results["code_at_end"] = code_end = code_state()
+        print(
+            f"\ncode measured: commit {code_start['commit']}, migrate/ digest {code_start['migrate_digest']}, "
+            f"uncommitted changes in migrate/: {code_start['migrate_uncommitted_changes']}"
+        )
+        if code_end["migrate_digest"] != code_start["migrate_digest"]:
+            print("  WARNING: migrate/ changed on disk during the run; figures mix two versions of the code")
         results["targets"] = [{"target": t, "pass": ok, "value": v} for t, ok, v in targets]
         if targets:
             print_table("Targets", ["target", "value", "result"], ([t, v, verdict(ok)] for t, ok, v in targets))

@@ -2430,14 +2430,18 @@ def render_chart(spec: ChartSpec, out: Path) -> dict[str, Any]:
     }
 
 
-def generate(out: Path, seed: int = 7, count: int = 6) -> list[Path]:
+def generate(out: Path, seed: int = 7, count: int = 6, truth_out: Path | None = None) -> list[Path]:
+    """Scans into ``out``; their truth files into ``truth_out`` (default: beside the scans)."""
+    truth_dir = truth_out or out
     out.mkdir(parents=True, exist_ok=True)
-    for old in sorted(out.glob("chart_[0-9][0-9][0-9][0-9].*")):
-        old.unlink()
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    for folder in {out, truth_dir}:
+        for old in sorted(folder.glob("chart_[0-9][0-9][0-9][0-9].*")):
+            old.unlink()
     written: list[Path] = []
     for spec in build_specs(seed, count):
         truth = render_chart(spec, out)
-        tpath = out / f"chart_{spec.idx + 1:04d}.truth.json"
+        tpath = truth_dir / f"chart_{spec.idx + 1:04d}.truth.json"
         tpath.write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         written += [out / spec.file, tpath]
     return written
@@ -2448,8 +2452,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "charts")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--count", type=int, default=6)
+    ap.add_argument("--truth-out", type=Path, default=None, help="folder for truth files (default: --out)")
     args = ap.parse_args(argv)
-    for p in generate(args.out, args.seed, args.count):
+    for p in generate(args.out, args.seed, args.count, args.truth_out):
         print(f"{p}  {p.stat().st_size} bytes")
     return 0
 
