@@ -35,6 +35,7 @@ from PIL import Image
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy import select
 
+import migrate
 from migrate.batch import run_batch
 from migrate.db.models import Document, Page
 from migrate.db.session import unit_of_work
@@ -44,6 +45,7 @@ from migrate.settings import Settings
 from migrate.stages.load import load_page
 
 REPO = Path(__file__).resolve().parent.parent
+MIGRATE_DIR = Path(migrate.__file__).resolve().parent  # the code measured (a snapshot copy, normally)
 DEFAULT_CHARTS = (REPO / ".." / "shared" / "dev-charts").resolve()
 CHARTMIGRATE = Path(sys.executable).parent / "chartmigrate"
 CHART_SUFFIXES = {".pdf", ".tif", ".tiff", ".jpg", ".jpeg", ".png"}
@@ -150,11 +152,23 @@ def export_pages(
 # --------------------------------------------------------------------------- measurements
 
 
-def code_state() -> dict[str, str | None]:
-    """Which code is measured: the commit, and a digest of migrate/ as it is on disk now."""
+SNAPSHOT_ENV = "OCR_BENCH_CODE_SNAPSHOT"
+CODE_SOURCES = {
+    "head": "a copy of the last commit",
+    "worktree": "a copy of the working tree",
+    "live": "the repository (live files)",
+}
+
+
+def _digest(package: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted((REPO / "migrate").rglob("*.py")):
-        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def code_state() -> dict[str, str | None]:
+    """Which code is measured: the repository's commit, and digests of migrate/ as imported and as on disk."""
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(
         ["git", "-C", str(REPO), "status", "--porcelain", "--", "migrate"], capture_output=True, text=True
@@ -162,8 +176,35 @@ def code_state() -> dict[str, str | None]:
     return {
         "commit": head.stdout.strip() or None,
         "migrate_uncommitted_changes": "yes" if dirty.stdout.strip() else "no",
-        "migrate_digest": digest.hexdigest()[:16],
+        "imported_from": str(MIGRATE_DIR),
+        "imported_digest": _digest(MIGRATE_DIR),
+        "repo_digest": _digest(REPO / "migrate"),
     }
+
+
+def run_on_snapshot(argv: list[str], source: str) -> int:
+    """Run this script again on a frozen copy of migrate/, so edits made meanwhile don't leak into the run.
+
+    ``source`` "head" copies the last commit (``git archive``), "worktree" the files as they are now.
+    The copy goes first on PYTHONPATH, which the worker processes and the ``chartmigrate`` subprocess inherit.
+    """
+    snapshot = Path(tempfile.mkdtemp(prefix="ocr-bench-code-"))
+    try:
+        if source == "head":
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", "--format=tar", "HEAD", "migrate"], capture_output=True, check=False
+            )
+            if archive.returncode != 0:
+                progress(f"git archive failed: {archive.stderr.decode(errors='replace').strip()[:200]}")
+                return 2
+            subprocess.run(["tar", "-x", "-C", str(snapshot)], input=archive.stdout, check=True)
+        else:
+            shutil.copytree(REPO / "migrate", snapshot / "migrate", ignore=shutil.ignore_patterns("__pycache__"))
+        path = os.pathsep.join(p for p in (str(snapshot), os.environ.get("PYTHONPATH")) if p)
+        env = dict(os.environ, PYTHONPATH=path, **{SNAPSHOT_ENV: source})
+        return subprocess.run([sys.executable, str(Path(__file__).resolve()), *argv], env=env, check=False).returncode
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)
 
 
 def progress(message: str) -> None:
@@ -273,6 +314,25 @@ def _machine_jiffies() -> tuple[int, int]:
     return total - idle, total
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds of our live child processes, including their reaped descendants.
+
+    Pool workers are children of the multiprocessing forkserver (our child, which outlives the pool):
+    once the pool has shut down, their CPU shows in the forkserver's cutime/cstime.
+    """
+    me, total = os.getpid(), 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me:
+            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def wait_idle(max_s: float, *, busy_below: float = 0.25, window_s: float = 2.0) -> float:
     """Wait (up to ``max_s``) until the machine's CPUs are nearly idle; returns the seconds waited."""
     started = time.perf_counter()
@@ -295,8 +355,6 @@ class CpuMeter:
     """CPU used during a phase: the whole machine's, and ours (this process + its reaped children).
 
     Timings are only comparable on an otherwise idle machine; ``other_cores`` shows what else ran.
-    Worker processes of a pool are not our direct children, so ``own_cores`` is only meaningful
-    for the serial phases.
     """
 
     def __init__(self, label: str, idle_wait_s: float = 0.0) -> None:
@@ -309,6 +367,7 @@ class CpuMeter:
         self._t0 = time.perf_counter()
         self._m0 = _machine_jiffies()
         self._o0 = os.times()
+        self._c0 = _children_cpu_s()
         self._load0 = os.getloadavg()[0]
         return self
 
@@ -319,6 +378,7 @@ class CpuMeter:
         o0, o1 = self._o0, os.times()
         own = (o1.user - o0.user) + (o1.system - o0.system)
         own += (o1.children_user - o0.children_user) + (o1.children_system - o0.children_system)
+        own += _children_cpu_s() - self._c0
         cpus = os.cpu_count() or 1
         machine = (busy1 - busy0) / (total1 - total0) * cpus if total1 > total0 else None
         self.figures = {
@@ -655,8 +715,17 @@ def main(argv: list[str] | None = None) -> int:
         metavar="S",
         help="before each timed phase wait up to S seconds for other processes to leave the CPUs (default 60)",
     )
+    parser.add_argument(
+        "--code",
+        choices=("head", "worktree", "live"),
+        default="head",
+        help="migrate/ measured: a copy of the last commit (default), a copy of the files as they are now, "
+        "or the repository's files imported directly",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (page PNGs, databases)")
     args = parser.parse_args(argv)
+    if args.code != "live" and not os.environ.get(SNAPSHOT_ENV):
+        return run_on_snapshot(sys.argv[1:] if argv is None else argv, args.code)
 
     if shutil.which("tesseract") is None:
         progress("tesseract is not installed")
@@ -676,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
         "skew_limit_deg": SKEW_LIMIT,
     }
     results["code_at_start"] = code_start = code_state()
-    progress(f"measuring migrate/ at commit {code_start['commit']} (digest {code_start['migrate_digest']})")
+    progress(f"measuring migrate/ of commit {code_start['commit']} from {MIGRATE_DIR}")
     targets: list[tuple[str, bool | None, str]] = []
     tmp = Path(tempfile.mkdtemp(prefix="ocr-bench-"))
     progress(f"working folder: {tmp}")
@@ -700,7 +769,6 @@ def main(argv: list[str] | None = None) -> int:
             with CpuMeter("ours, workers=2", args.wait_idle) as m_ours2:
                 ours2 = run_ours(charts, tmp / "home-w2", 2)
             meters = [m_raw_default, m_raw_single, m_ours1, m_ours2]
-            m_ours2.figures["own_cores"] = m_ours2.figures["other_cores"] = None  # pool workers not countable
             results["cpu"] = [m.figures for m in meters]
 
             rows = page_rows(pages, ours1, raw_texts)
@@ -746,17 +814,39 @@ def main(argv: list[str] | None = None) -> int:
             if raw_differ:
                 print(f"  raw tesseract text differs between thread settings on: {', '.join(raw_differ)}")
             sp = results["speed"]
+
+            def cpu_spp(m: CpuMeter, pages: int) -> float | None:
+                own = m.figures["own_cores"]
+                return None if own is None else own * m.figures["wall_s"] / max(pages, 1)
+
+            cpu = {
+                "ours": cpu_spp(m_ours1, ours1.pages),
+                "default": cpu_spp(m_raw_default, n),
+                "single": cpu_spp(m_raw_single, n),
+            }
+            sp["cpu_s_per_page"] = cpu
+            sp["cpu_ratio_vs_single"] = cpu["ours"] / cpu["single"] if cpu["ours"] and cpu["single"] else None
             print_table(
                 "2. Seconds per page, single worker (ours: run_batch wall time incl. intake and PDF assembly)",
-                ["run", "pages", "wall s", "s/page", "ours/this"],
+                ["run", "pages", "wall s", "s/page", "ours/this", "CPU s/page", "ours/this"],
                 [
-                    ["ours (workers=1)", str(ours1.pages), _f(ours1.seconds, ".1f"), _f(ours_spp, ".2f"), ""],
+                    [
+                        "ours (workers=1)",
+                        str(ours1.pages),
+                        _f(ours1.seconds, ".1f"),
+                        _f(ours_spp, ".2f"),
+                        "",
+                        _f(cpu["ours"], ".2f"),
+                        "",
+                    ],
                     [
                         "raw tesseract, default threads",
                         str(n),
                         _f(raw_default_s, ".1f"),
                         _f(raw_default_spp, ".2f"),
                         _f(sp["ratio_vs_default"], ".2f"),
+                        _f(cpu["default"], ".2f"),
+                        _f(cpu["ours"] / cpu["default"] if cpu["ours"] and cpu["default"] else None, ".2f"),
                     ],
                     [
                         "raw tesseract, OMP_THREAD_LIMIT=1",
@@ -764,17 +854,32 @@ def main(argv: list[str] | None = None) -> int:
                         _f(raw_single_s, ".1f"),
                         _f(raw_single_spp, ".2f"),
                         _f(sp["ratio_vs_single"], ".2f"),
+                        _f(cpu["single"], ".2f"),
+                        _f(sp["cpu_ratio_vs_single"], ".2f"),
                     ],
                 ],
             )
             print(f"  our per-page build time alone (stored Page.seconds): {sp['ours_in_page_s_per_page']:.2f} s/page")
+            print("  CPU s/page (ours + children) is less disturbed by other load on the machine than wall time")
             tp = results["throughput"]
             print_table(
                 "3. Throughput, our pipeline",
-                ["workers", "pages", "wall s", "pages/s"],
+                ["workers", "pages", "wall s", "pages/s", "cores used by us"],
                 [
-                    ["1", str(ours1.pages), _f(ours1.seconds, ".1f"), _f(pps1, ".3f")],
-                    ["2", str(ours2.pages), _f(ours2.seconds, ".1f"), _f(pps2, ".3f")],
+                    [
+                        "1",
+                        str(ours1.pages),
+                        _f(ours1.seconds, ".1f"),
+                        _f(pps1, ".3f"),
+                        _f(m_ours1.figures["own_cores"], ".2f"),
+                    ],
+                    [
+                        "2",
+                        str(ours2.pages),
+                        _f(ours2.seconds, ".1f"),
+                        _f(pps2, ".3f"),
+                        _f(m_ours2.figures["own_cores"], ".2f"),
+                    ],
                 ],
             )
             print(f"  scaling 2 workers / 1 worker: {tp['scaling']:.2f}x")
@@ -863,12 +968,16 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         results["code_at_end"] = code_end = code_state()
+        source = os.environ.get(SNAPSHOT_ENV, "live")
         print(
-            f"\ncode measured: commit {code_start['commit']}, migrate/ digest {code_start['migrate_digest']}, "
-            f"uncommitted changes in migrate/: {code_start['migrate_uncommitted_changes']}"
+            f"\ncode measured: migrate/ from {CODE_SOURCES[source]} (commit {code_start['commit']}, "
+            f"digest {code_start['imported_digest']}); uncommitted changes in the repository's migrate/: "
+            f"{code_start['migrate_uncommitted_changes']}"
         )
-        if code_end["migrate_digest"] != code_start["migrate_digest"]:
-            print("  WARNING: migrate/ changed on disk during the run; figures mix two versions of the code")
+        if code_end["imported_digest"] != code_start["imported_digest"]:
+            print("  WARNING: the measured migrate/ changed on disk during the run; figures mix two versions")
+        elif code_end["repo_digest"] != code_start["imported_digest"]:
+            print("  note: migrate/ in the repository differs from the code measured")
         results["targets"] = [{"target": t, "pass": ok, "value": v} for t, ok, v in targets]
         if targets:
             print_table("Targets", ["target", "value", "result"], ([t, v, verdict(ok)] for t, ok, v in targets))

@@ -15,13 +15,22 @@ from sqlalchemy.exc import IntegrityError
 
 from migrate import pipeline
 from migrate.db import repo
-from migrate.db.models import Batch, Document, Page, utcnow
+from migrate.db.models import Batch, Document, Draft, utcnow
 from migrate.db.session import migrate_to_head, unit_of_work
 from migrate.errors import BadArguments, DocumentError
 from migrate.executor import Executor, make_executor
 from migrate.external import tesseract
 from migrate.filetypes import sniff
-from migrate.records import BatchSummary, DocumentResult, DocumentStatus, MediaType, PageOutcome, PageTask
+from migrate.records import (
+    BatchSummary,
+    DocumentResult,
+    DocumentStatus,
+    DraftStatus,
+    FinishTask,
+    MediaType,
+    PageOutcome,
+    PageTask,
+)
 from migrate.settings import Settings
 from migrate.stages.load import count_pages
 from migrate.storage import BlobStore, sha256_file
@@ -140,27 +149,30 @@ def intake(path: Path, settings: Settings, batch_id: int | None) -> Intake:
         return Intake(doc.id, None)
 
 
-def _tasks(docs: list[Document], settings: Settings, failed: set[int]) -> Iterator[PageTask]:
+def _tasks(docs: list[Document], settings: Settings, failed: set[int]) -> Iterator[PageTask | FinishTask]:
     blobs = BlobStore(settings.blob_dir)
     for doc in docs:
         with unit_of_work(settings.database_url) as session:
             done = repo.stored_page_numbers(session, doc.id)
-        for number in range(1, (doc.page_count or 0) + 1):
+        missing = [n for n in range(1, (doc.page_count or 0) + 1) if n not in done]
+        if not missing:  # an earlier run stored every page but stopped before finishing
+            yield FinishTask(doc.id)
+        for number in missing:
             if doc.id in failed:
                 break
-            if number not in done:
-                yield PageTask(doc.id, doc.sha256, number, blobs.path(doc.sha256), MediaType(doc.media_type))
+            yield PageTask(doc.id, doc.sha256, number, blobs.path(doc.sha256), MediaType(doc.media_type))
 
 
 def process_documents(
     document_ids: list[int], settings: Settings, executor: Executor, observer: Observer
 ) -> list[DocumentResult]:
-    """Run every missing page of these documents, then finish each document whose pages are all in."""
+    """Run every missing page of these documents; a document's last page queues its finishing
+    task (searchable PDF + extraction), which runs in the same workers."""
     with unit_of_work(settings.database_url) as session:
         docs = [d for d in (session.get(Document, i) for i in document_ids) if d is not None]
         remaining: dict[int, int] = {}
         for doc in docs:
-            stored = session.query(Page).filter(Page.document_id == doc.id).count()
+            stored = len(repo.stored_page_numbers(session, doc.id))
             remaining[doc.id] = max(0, (doc.page_count or 0) - stored)
             doc.status = DocumentStatus.OCR.value
             doc.attempts += 1
@@ -171,52 +183,37 @@ def process_documents(
     failed: set[int] = set()
     by_id = {d.id: d for d in docs}
 
-    def finish(doc_id: int) -> None:
+    def fail(doc_id: int, code: str, message: str) -> None:
+        failed.add(doc_id)
+        with unit_of_work(settings.database_url) as session:
+            repo.set_status(session, doc_id, DocumentStatus.FAILED, error_code=code, error_message=message)
         doc = by_id[doc_id]
-        status, confidence = pipeline.finish_document(doc_id, settings)
-        result = DocumentResult(doc_id, doc.source_path, doc.sha256, status.value, doc.page_count or 0, confidence)
+        result = DocumentResult(
+            doc_id, doc.source_path, doc.sha256, DocumentStatus.FAILED.value, 0, None, code, message
+        )
         results[doc_id] = result
         observer.document_done(result)
 
-    for doc_id, left in remaining.items():
-        if left == 0:
-            finish(doc_id)
-    work = partial(pipeline.process_page, settings=settings)
-    for outcome in executor.map_unordered(
-        work, _tasks([by_id[i] for i in remaining if remaining[i]], settings, failed)
-    ):
+    def follow_up(outcome: PageOutcome | DocumentResult) -> list[PageTask | FinishTask]:
+        if isinstance(outcome, DocumentResult):
+            if outcome.document_id is not None:
+                results[outcome.document_id] = outcome
+                observer.document_done(outcome)
+            return []
         observer.page_done(outcome)
         doc_id = outcome.document_id
         if outcome.error_code:
             if doc_id not in failed:
-                failed.add(doc_id)
-                with unit_of_work(settings.database_url) as session:
-                    repo.set_status(
-                        session,
-                        doc_id,
-                        DocumentStatus.FAILED,
-                        error_code=outcome.error_code,
-                        error_message=outcome.error_message,
-                    )
-                doc = by_id[doc_id]
-                result = DocumentResult(
-                    doc_id,
-                    doc.source_path,
-                    doc.sha256,
-                    DocumentStatus.FAILED.value,
-                    0,
-                    None,
-                    outcome.error_code,
-                    outcome.error_message,
-                )
-                results[doc_id] = result
-                observer.document_done(result)
-            continue
+                fail(doc_id, outcome.error_code, outcome.error_message or outcome.error_code)
+            return []
         if doc_id in failed:
-            continue
+            return []
         remaining[doc_id] -= 1
-        if remaining[doc_id] == 0:
-            finish(doc_id)
+        return [FinishTask(doc_id)] if remaining[doc_id] == 0 else []
+
+    work = partial(pipeline.run_task, settings=settings)
+    for _ in executor.run(work, _tasks(docs, settings, failed), follow_up):
+        pass
     return [results[d.id] for d in docs if d.id in results]
 
 
@@ -300,3 +297,28 @@ def reprocess(
     finally:
         executor.close()
     return results[0]
+
+
+def reextract(document_ids: list[int], settings: Settings) -> tuple[int, int]:
+    """Extraction again from stored words, for documents whose draft nobody has started reviewing."""
+    prepare(settings)
+    done = skipped = 0
+    with unit_of_work(settings.database_url) as session:
+        stmt = select(Document.id).where(Document.status == DocumentStatus.DONE).order_by(Document.id)
+        if document_ids:
+            stmt = stmt.where(Document.id.in_(document_ids))
+            missing = set(document_ids) - set(session.scalars(select(Document.id).where(Document.id.in_(document_ids))))
+            if missing:
+                raise BadArguments(f"no document with id {min(missing)}")
+        ids = list(session.scalars(stmt))
+    skipped += len(set(document_ids) - set(ids)) if document_ids else 0
+    for doc_id in ids:
+        with unit_of_work(settings.database_url) as session:
+            draft = session.scalar(select(Draft).where(Draft.document_id == doc_id))
+            if draft is not None and draft.status != DraftStatus.PENDING_REVIEW:
+                skipped += 1
+                continue
+            pipeline.extract_draft(session, doc_id)
+            session.commit()
+            done += 1
+    return done, skipped

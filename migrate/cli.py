@@ -27,8 +27,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # a traceback with local variables could show patient data
     help="Move paper charts into trusted electronic records.",
 )
+nlp_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="Clinical language tools.")
 export_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="Export stored data.")
 app.add_typer(export_app, name="export")
+app.add_typer(nlp_app, name="nlp")
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -217,6 +219,68 @@ def reprocess(
         raise typer.Exit(ExitCode.PARTIAL_FAILURE)
     conf = "n/a" if result.confidence is None else f"{result.confidence:.3f}"
     out.print(f"{_doc_label(result)}: {result.status}, {result.pages} pages, mean OCR confidence {conf}")
+
+
+@app.command()
+def reextract(
+    document_ids: Annotated[
+        list[int] | None, typer.Argument(help="document ids (default: every finished document)")
+    ] = None,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Run extraction again on stored OCR output (no OCR); drafts under review are left alone."""
+    from migrate.batch import reextract as run_reextract
+
+    settings = _settings(db, home)
+    done, skipped = run_reextract(document_ids or [], settings)
+    out.print(f"re-extracted {done} document(s); skipped {skipped} (not finished, or already being reviewed)")
+
+
+@app.command("eval")
+def evaluate(
+    truth_dir: Annotated[Path, typer.Argument(help="folder of chart_NNNN.truth.json files")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the figures as JSON")] = None,
+    show_errors: Annotated[bool, typer.Option("--show-errors", help="list mismatches (shows values: PHI)")] = False,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Score this database's drafts against ground truth: precision, recall, F1 per field group."""
+    from migrate.db.session import migrate_to_head, unit_of_work
+    from migrate.evaluation import score
+    from migrate.export import iter_drafts
+
+    if not truth_dir.is_dir():
+        raise BadArguments(f"not a folder: {truth_dir}")
+    settings = _settings(db, home)
+    migrate_to_head(settings.database_url)
+    with unit_of_work(settings.database_url) as session:
+        report = score(list(iter_drafts(session)), truth_dir, collect_errors=show_errors)
+    out.print(report.format_table(), markup=False)
+    if show_errors:
+        out.print(report.format_errors(), markup=False)
+    if json_out:
+        json_out.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+
+
+@nlp_app.command("assert")
+def nlp_assert(
+    file: Annotated[
+        Path | None, typer.Argument(help="JSON lines {id, text, concept}; default: stdin")
+    ] = None,
+) -> None:
+    """Negation, temporality and experiencer of each concept in its text (the extraction's component)."""
+    from migrate.nlp.assert_cli import run
+
+    if file is not None and not file.is_file():
+        raise BadArguments(f"no such file: {file}")
+    source = file.open(encoding="utf-8") if file else sys.stdin
+    try:
+        for line in run(source):
+            sys.stdout.write(line + "\n")
+    finally:
+        if file:
+            source.close()
 
 
 @export_app.command("drafts")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from migrate.db.models import Document
 from migrate.records import DocumentStatus
 
+DRAFT_KEYS = ("patient", "encounters", "diagnoses", "procedures", "medications", "allergies", "issues")
 EXPORT_STATUS = {
     DocumentStatus.DONE: "pending_review",
     DocumentStatus.FAILED: "failed",
@@ -48,10 +49,18 @@ def draft_record(doc: Document) -> dict[str, Any]:
     if doc.status == DocumentStatus.FAILED:
         record["error"] = doc.error_message or doc.error_code or "failed"
         record["error_code"] = doc.error_code
+    draft = doc.draft
+    if draft is not None and doc.status == DocumentStatus.DONE:
+        record["status"] = draft.status
+        record["version"] = draft.version
+        for key in DRAFT_KEYS:
+            record[key] = draft.data.get(key, [] if key != "patient" else {})
+        for key, value in draft.data.items():
+            record.setdefault(key, value)
     return record
 
 
 def iter_drafts(session: Session) -> Iterator[dict[str, Any]]:
-    stmt = select(Document).order_by(Document.id).options(selectinload(Document.pages))
+    stmt = select(Document).order_by(Document.id).options(selectinload(Document.pages), selectinload(Document.draft))
     for doc in session.scalars(stmt).yield_per(50):
         yield draft_record(doc)

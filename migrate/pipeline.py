@@ -7,20 +7,39 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from migrate.db import repo
-from migrate.db.models import Document
+from migrate.db.models import Document, Draft, OcrWord, Page
 from migrate.db.session import unit_of_work
 from migrate.errors import ChartmigrateError, DocumentError
 from migrate.external import poppler, tesseract
-from migrate.records import Cleanup, DocumentStatus, MediaType, OcrPage, PageOutcome, PageSource, PageTask
+from migrate.records import (
+    Box,
+    Cleanup,
+    DocumentResult,
+    DocumentStatus,
+    DraftStatus,
+    FinishTask,
+    MediaType,
+    OcrPage,
+    PageOutcome,
+    PageSource,
+    PageTask,
+    Word,
+)
 from migrate.settings import Settings
 from migrate.stages import load, ocr, preprocess
 from migrate.storage import BlobStore
+
+if TYPE_CHECKING:
+    from migrate.stages import extract
 
 PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
 
@@ -144,18 +163,65 @@ def process_page(task: PageTask, settings: Settings) -> PageOutcome:
     )
 
 
-def finish_document(document_id: int, settings: Settings) -> tuple[DocumentStatus, float | None]:
-    """Once every page is stored: one searchable PDF for the document, and the document is done."""
+def _page_words(session: Session, document_id: int) -> list[extract.PageWords]:
+    from migrate.stages import extract
+
+    pages = session.scalars(select(Page).where(Page.document_id == document_id).order_by(Page.number))
+    out: list[extract.PageWords] = []
+    for page in pages:
+        words = session.scalars(select(OcrWord).where(OcrWord.page_id == page.id).order_by(OcrWord.seq))
+        out.append(
+            extract.PageWords(
+                page.number,
+                tuple(
+                    Word(w.text, w.confidence, Box(w.x0, w.y0, w.x1, w.y1), w.block, w.paragraph, w.line, w.word)
+                    for w in words
+                ),
+            )
+        )
+    return out
+
+
+def extract_draft(session: Session, document_id: int) -> dict[str, Any]:
+    """Run extraction on a document's stored words and save (or replace) its draft; not committed."""
+    from migrate.stages import extract  # spaCy and the terminology load only where drafts are made
+
+    data = extract.extract(_page_words(session, document_id))
+    draft = session.scalar(select(Draft).where(Draft.document_id == document_id))
+    if draft is None:
+        session.add(
+            Draft(
+                document_id=document_id,
+                status=DraftStatus.PENDING_REVIEW.value,
+                data=data,
+                extractor_version=extract.EXTRACTOR_VERSION,
+            )
+        )
+    else:
+        draft.data = data
+        draft.extractor_version = extract.EXTRACTOR_VERSION
+        draft.version += 1
+    return data
+
+
+def finish_document(document_id: int, settings: Settings) -> DocumentResult:
+    """Once every page is stored: one searchable PDF, the extracted draft, and the document is done."""
     blobs = BlobStore(settings.blob_dir)
     with unit_of_work(settings.database_url) as session:
         doc = session.get(Document, document_id)
         if doc is None:
             raise ChartmigrateError(f"document {document_id} does not exist")
+
+        def result(status: str, **kw: Any) -> DocumentResult:
+            return DocumentResult(
+                document_id, doc.source_path, doc.sha256, status, doc.page_count or 0, doc.ocr_confidence, **kw
+            )
+
         if doc.status == DocumentStatus.DONE:
-            return DocumentStatus.DONE, doc.ocr_confidence
+            return result(DocumentStatus.DONE.value)
         pages = sorted(doc.pages, key=lambda p: p.number)
         if doc.page_count is None or len(pages) != doc.page_count:
-            return DocumentStatus(doc.status), None
+            return result(doc.status)
         pdfs = [blobs.path(p.pdf_sha256) for p in pages if p.pdf_sha256]
         if pdfs:
             with tempfile.TemporaryDirectory(prefix="cm-doc-") as tmp:
@@ -163,7 +229,15 @@ def finish_document(document_id: int, settings: Settings) -> tuple[DocumentStatu
                 poppler.unite(pdfs, out)
                 doc.searchable_pdf_sha256 = blobs.put_file(out)
         doc.ocr_confidence = repo.document_confidence(session, document_id)
+        extract_draft(session, document_id)
         doc.status = DocumentStatus.DONE.value
         doc.error_code = doc.error_message = None
         session.commit()
-        return DocumentStatus.DONE, doc.ocr_confidence
+        return result(DocumentStatus.DONE.value)
+
+
+def run_task(task: PageTask | FinishTask, settings: Settings) -> PageOutcome | DocumentResult:
+    """Worker entry point for every kind of task."""
+    if isinstance(task, FinishTask):
+        return finish_document(task.document_id, settings)
+    return process_page(task, settings)

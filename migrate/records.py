@@ -14,6 +14,14 @@ class DocumentStatus(StrEnum):
     FAILED = "failed"
 
 
+class DraftStatus(StrEnum):
+    PENDING_REVIEW = "pending_review"
+    IN_REVIEW = "in_review"
+    QUERY = "query"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
 class MediaType(StrEnum):
     PDF = "application/pdf"
     TIFF = "image/tiff"
@@ -71,6 +79,26 @@ class Cleanup:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldValue:
+    """One extracted value with how sure we are and where on which page it was read."""
+
+    value: str | int | float | bool
+    confidence: float  # 0..1: OCR word confidence times how certain the rule was
+    page: int | None = None
+    bbox: Box | None = None
+    rule: str = ""  # which rule produced it (shown to the reviewer; kept for audit)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "value": self.value,
+            "confidence": round(self.confidence, 3),
+            "page": self.page,
+            "bbox": self.bbox.as_list() if self.bbox else None,
+            "rule": self.rule,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class PageTask:
     """One page of one stored document, ready to be processed anywhere."""
 
@@ -84,6 +112,13 @@ class PageTask:
     def label(self) -> str:
         """How logs and errors name this page: never by anything a patient could be known by."""
         return f"document {self.document_id} ({self.sha256[:12]}) page {self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class FinishTask:
+    """All pages of a document are stored: assemble its PDF and extract its draft."""
+
+    document_id: int
 
 
 @dataclass(frozen=True, slots=True)

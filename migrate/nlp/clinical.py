@@ -1,0 +1,365 @@
+"""Clinical content of a chart: sections, diagnoses with their assertion, encounters, procedures.
+
+Text is read in blocks (consecutive lines of one section on one page) so a sentence wrapped over
+two lines is one sentence; every match maps back to the lines and boxes it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import spacy
+from rapidfuzz import fuzz
+from spacy.language import Language
+
+from migrate.nlp import normalize as nz
+from migrate.nlp import terminology
+from migrate.nlp.context import Assertion, assess, section_of
+from migrate.nlp.forms import RULES, lexicon, pair
+from migrate.nlp.layout import Line, union
+from migrate.records import Box, FieldValue
+
+MAX_PHRASE_TOKENS = 12
+SKIP_DIAGNOSIS_SECTIONS = frozenset({"allergies", "medications"})
+
+
+@dataclass
+class Block:
+    page: int
+    section: str | None
+    lines: list[Line] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)  # offset of each line in ``text``
+    text: str = ""
+
+    def add(self, line: Line, offset: int = 0) -> None:
+        if self.text:
+            self.text += "\n"
+        self.starts.append(len(self.text) - offset)
+        self.lines.append(line)
+        self.text += line.text[offset:]
+
+    def locate(self, start: int, end: int) -> tuple[Box | None, float]:
+        boxes: list[Box] = []
+        confs: list[float] = []
+        for line, s in zip(self.lines, self.starts, strict=True):
+            ls, le = max(start - s, 0), min(end - s, len(line.text))
+            if ls < le and s + len(line.text) > start and s < end:
+                box, conf = line.locate(ls, le)
+                if box is not None:
+                    boxes.append(box)
+                    confs.append(conf)
+        if not boxes:
+            return None, 0.0
+        return union(boxes), min(confs)
+
+    def line_at(self, pos: int) -> Line:
+        idx = 0
+        for i, s in enumerate(self.starts):
+            if s <= pos:
+                idx = i
+        return self.lines[idx]
+
+
+HEADING = re.compile(r"^\s*(?:\d+[.)]\s*)?([A-Za-z][A-Za-z /&'\-]{1,48}?)\s*(?::|$)")
+
+
+def heading_of(line: Line) -> tuple[str | None, int]:
+    """The section a line opens, and where its own text starts after the heading."""
+    m = HEADING.match(line.text)
+    if not m:
+        return None, 0
+    name = section_of(m.group(1))
+    if name is None:
+        return None, 0
+    rest = m.end()
+    while rest < len(line.text) and line.text[rest] in " :":
+        rest += 1
+    return name, rest
+
+
+def blocks(lines: Sequence[Line]) -> list[Block]:
+    out: list[Block] = []
+    section: str | None = None
+    page = -1
+    current: Block | None = None
+    for line in lines:
+        if line.page != page:
+            page, section, current = line.page, None, None
+        name, rest = heading_of(line)
+        if name is not None:
+            section = name
+            current = Block(line.page, section)
+            out.append(current)
+            if rest < len(line.text):
+                current.add(line, rest)
+            continue
+        if current is None:
+            current = Block(line.page, section)
+            out.append(current)
+        current.add(line)
+    return [b for b in out if b.text.strip()]
+
+
+@cache
+def tokenizer() -> Language:
+    return spacy.blank("en")
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    concept: terminology.Concept
+    start: int
+    end: int
+    block: Block
+    assertion: Assertion
+
+
+def _term_mentions(block: Block) -> list[tuple[int, int, terminology.Concept]]:
+    terms = terminology.load()
+    doc = tokenizer().make_doc(block.text)
+    found: list[tuple[int, int, terminology.Concept]] = []
+    i = 0
+    n = len(doc)
+    while i < n:
+        hit = None
+        for size in range(min(MAX_PHRASE_TOKENS, n - i), 0, -1):
+            span = doc[i : i + size]
+            key = " ".join(span.text.lower().split())
+            concept = terms.phrases.get(key)
+            if concept is None and size == 1:
+                following = doc[i + 1].text if i + 1 < n else ""
+                # "PE:" is a physical exam heading and "MS." a title, not the conditions.
+                if following not in (":", "."):
+                    concept = terms.abbreviations.get(span.text)
+            if concept is not None:
+                hit = (span.start_char, span.end_char, concept, size)
+                break
+        if hit:
+            found.append(hit[:3])
+            i += hit[3]
+        else:
+            i += 1
+    return found
+
+
+CODE_CUE = re.compile(r"\b(?:icd(?:-?10)?(?:-?cm)?|dx|diagnosis|code)\b[^A-Za-z0-9]{0,4}$", re.I)
+
+
+def _code_context(text: str, start: int, end: int) -> bool:
+    """A code-shaped token is an ICD-10-CM code when written like one: with its dot, after
+    'ICD-10:' / 'Dx', or in parentheses after a condition; not an accession number (S17-53349)."""
+    after = text[end : end + 1]
+    if after in ("-", "/") or (after.isalnum()):
+        return False
+    if "." in text[start:end]:
+        return True
+    before = text[max(0, start - 16) : start]
+    return bool(CODE_CUE.search(before)) or (before.endswith("(") and text[end : end + 1] == ")")
+
+
+def diagnosis_mentions(bs: Sequence[Block]) -> list[Mention]:
+    mentions: list[Mention] = []
+    for block in bs:
+        if block.section in SKIP_DIAGNOSIS_SECTIONS:
+            continue
+        found = _term_mentions(block)
+        # A code written next to a condition is the coder's choice: it replaces the term's code.
+        for m in terminology.CODE.finditer(block.text):
+            if not _code_context(block.text, m.start(1), m.end(1)):
+                continue
+            concept = terminology.code_concept(m.group(1))
+            if concept is None:
+                continue
+            line = block.line_at(m.start())
+            same_line = [k for k, (s, _e, _c) in enumerate(found) if block.line_at(s) is line and s < m.start()]
+            if same_line:
+                k = same_line[-1]
+                s, e, _ = found[k]
+                found[k] = (s, e, concept)
+            else:
+                found.append((m.start(1), m.end(1), concept))
+        for s, e, concept in found:
+            line = block.line_at(s)
+            if _is_procedure_line(line):
+                continue  # "Procedure: inguinal hernia repair" names what was done, not a diagnosis
+            side = _side(block.text, s, e)
+            if side and concept.source != "code":
+                concept = terminology.lateralize(concept, side)
+            mentions.append(Mention(concept, s, e, block, assess(block.text, s, e, section=block.section)))
+    return mentions
+
+
+SIDE = re.compile(r"\b(right|left)\b", re.I)
+
+
+def _side(text: str, start: int, end: int) -> str | None:
+    """'right' or 'left' said of this condition: in its own words or within a few words after it."""
+    window = text[start : min(len(text), end + 30)].split("\n")[0]
+    before = text[max(0, start - 12) : start]
+    found = SIDE.findall(before + " " + window)
+    sides = {f.lower() for f in found}
+    return sides.pop() if len(sides) == 1 else None
+
+
+def _is_procedure_line(line: Line) -> bool:
+    head = line.text.split(":", 1)[0] if ":" in line.text else ""
+    return tuple(re.findall(r"[a-z0-9]+", head.lower())) in _procedure_labels()
+
+
+@cache
+def _procedure_labels() -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(p.split()) for p in _rules()["procedure_labels"])
+
+
+def diagnoses(bs: Sequence[Block]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One entry per code: negated only when every mention of it is negated; family history apart."""
+    by_code: dict[str, list[Mention]] = {}
+    family: dict[str, Mention] = {}
+    for m in diagnosis_mentions(bs):
+        if m.assertion.experiencer == "other":
+            family.setdefault(m.concept.code, m)
+            continue
+        by_code.setdefault(m.concept.code, []).append(m)
+    out: list[dict[str, Any]] = []
+    for code, ms in by_code.items():
+        affirmed = [m for m in ms if not m.assertion.negated]
+        best = (affirmed or ms)[0]
+        out.append(_diagnosis_entry(best, code, negated=not affirmed))
+    fam = [_diagnosis_entry(m, code, negated=m.assertion.negated) for code, m in family.items()]
+    return out, fam
+
+
+def _diagnosis_entry(m: Mention, code: str, *, negated: bool) -> dict[str, Any]:
+    box, ocr = m.block.locate(m.start, m.end)
+    page = m.block.page
+    certainty = 0.97 if m.concept.source == "code" else 0.9
+    conf = certainty * (ocr if box else 0.5)
+    text = " ".join(m.block.text[m.start : m.end].split())
+    if m.concept.source == "code":
+        text = _text_before_code(m) or m.concept.description
+    return {
+        "text": FieldValue(text, conf, page, box, f"dx:{m.concept.source}"),
+        "code": FieldValue(code, conf, page, box, f"dx:{m.concept.source}"),
+        "negated": negated,
+        "temporality": m.assertion.temporality,
+        "experiencer": m.assertion.experiencer,
+        "assertion_triggers": list(m.assertion.triggers),
+        "section": m.block.section,
+    }
+
+
+def _text_before_code(m: Mention) -> str | None:
+    line = m.block.line_at(m.start)
+    before = re.split(r"\b(?:icd-?10(?:-cm)?|code|dx)\b", line.text, flags=re.I)[0]
+    before = re.sub(r"^\s*\d+[.)]\s*", "", before).strip(" -:(,")
+    return before or None
+
+
+@cache
+def _rules() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((RULES / "labels.json").read_text(encoding="utf-8"))
+    return data
+
+
+def encounter_type(lines: Sequence[Line]) -> str | None:
+    head = " ".join(line.text.lower() for line in lines[:12])
+    for kind, phrases in _rules()["encounter_types"].items():
+        if any(p in head for p in phrases):
+            return str(kind)
+    return None
+
+
+SIGNED = re.compile(r"\b(?:electronically\s+)?signed\s+by[:\s]+(.+)$", re.I)
+
+
+def encounters(lines: Sequence[Line]) -> list[dict[str, Any]]:
+    """One encounter per page that states a visit date; pages with the same date merge."""
+    pages: dict[int, list[Line]] = {}
+    for line in lines:
+        pages.setdefault(line.page, []).append(line)
+    found: dict[str, dict[str, Any]] = {}
+    readings: list[FieldValue] = []
+    lex = lexicon(section="encounter")
+    for page, plines in sorted(pages.items()):
+        kind = encounter_type(plines)
+        when: FieldValue | None = None
+        who: FieldValue | None = None
+        for label, value in pair(plines, lex):
+            if label.field == "date" and when is None:
+                d = nz.parse_date(value.text)
+                if d and nz.date_valid(d) is None:
+                    m = nz.DATE_PATTERN.search(value.text)
+                    s = value.start + (m.start(1) if m else 0)
+                    e = value.start + (m.end(1) if m else len(value.text))
+                    box, ocr = value.line.locate(s, e)
+                    when = FieldValue(d.isoformat(), 0.95 * ocr, page, box, "label:encounter_date")
+            elif label.field == "provider" and who is None:
+                name = nz.provider_name(re.split(r"\s{2,}|\bdate\b", value.text, flags=re.I)[0])
+                if name:
+                    box, ocr = value.line.locate(value.start, value.end)
+                    who = FieldValue(name, 0.9 * ocr, page, box, "label:provider")
+        for line in plines:
+            m = SIGNED.search(line.text)
+            name = nz.provider_name(re.split(r"\s+on\s+\d", m.group(1))[0]) if m else None
+            if m and name:
+                box, ocr = line.locate(m.start(1), m.end(1))
+                signed = FieldValue(name, 0.85 * ocr, page, box, "text:signed_by")
+                readings.append(signed)
+                who = who or signed
+        if who is not None:
+            readings.append(who)
+        if when is None or kind is None:
+            continue
+        entry = found.setdefault(str(when.value), {"date": when})
+        if who is not None and "provider" not in entry:
+            entry["provider"] = who
+        if "type" not in entry:
+            box = plines[0].box if plines else None
+            entry["type"] = FieldValue(kind, 0.8, page, box, "text:page_title")
+    for entry in found.values():
+        if "provider" in entry:
+            entry["provider"] = _best_reading(entry["provider"], readings)
+    return list(found.values())
+
+
+def _best_reading(value: FieldValue, readings: Sequence[FieldValue]) -> FieldValue:
+    """The same name is often printed several times (header, signature): OCR misreads one
+    ("Dr. Michnel Mcdowell"); the most confident reading of that name is used."""
+    similar = [r for r in readings if fuzz.ratio(str(r.value).lower(), str(value.value).lower()) >= 80]
+    return max([value, *similar], key=lambda r: r.confidence)
+
+
+CPT = re.compile(r"\bCPT(?:\s*code)?[:#\s]*([0-9]{5})\b", re.I)
+
+
+def procedures(lines: Sequence[Line], encounter_list: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Procedures named after a procedure label, with the page's encounter date and a printed CPT code."""
+    out: list[dict[str, Any]] = []
+    dates = {fv["date"].page: fv["date"] for fv in encounter_list if "date" in fv}
+    for i, label_line in enumerate(lines):
+        if not _is_procedure_line(label_line):
+            continue
+        line = label_line
+        value = line.text.split(":", 1)[1].strip()
+        start = line.text.index(":") + 1
+        if not value and i + 1 < len(lines) and lines[i + 1].page == line.page:
+            line, value, start = lines[i + 1], lines[i + 1].text.strip(), 0  # value printed under its label
+        if not value or len(value) < 4:
+            continue
+        text = re.split(r"\s*\(?\bCPT\b", value, flags=re.I)[0].strip(" .;,")
+        if not re.search(r"[a-z]{3}", text.lower()):
+            continue
+        box, ocr = line.locate(start, len(line.text))
+        entry: dict[str, Any] = {"text": FieldValue(text.lower(), 0.85 * ocr, line.page, box, "label:procedure")}
+        cpt = CPT.search(value)
+        if cpt:
+            entry["code"] = FieldValue(cpt.group(1), 0.9 * ocr, line.page, box, "text:cpt")
+        if line.page in dates:
+            entry["date"] = dates[line.page]
+        out.append(entry)
+    return out

@@ -1,0 +1,289 @@
+"""Patient demographics from form labels and, failing those, from running text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from migrate.nlp import normalize as nz
+from migrate.nlp.forms import Label, Value, lexicon, pair
+from migrate.nlp.layout import Line
+from migrate.records import FieldValue
+
+CONSISTENT = ("birth_date", "sex", "family_name", "given_name")
+LABEL_CERTAINTY = 0.97
+TEXT_CERTAINTY = 0.8
+WEAK_CERTAINTY = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    field: str
+    value: FieldValue
+
+
+def _fv(value: str, line: Line, start: int, end: int, certainty: float, rule: str) -> FieldValue:
+    box, ocr = line.locate(start, end)
+    return FieldValue(value, confidence=certainty * (ocr if box else 0.5), page=line.page, bbox=box, rule=rule)
+
+
+def _sub(value: Value, needle: str) -> tuple[int, int]:
+    """Character span of ``needle`` inside a value (case-insensitive), else the whole value."""
+    i = value.text.lower().find(needle.lower())
+    if i < 0:
+        return value.start, value.end
+    return value.start + i, value.start + i + len(needle)
+
+
+TOKEN_ID = re.compile(r"\b(?=[A-Z0-9\-]*\d)[A-Z0-9][A-Z0-9\-]{2,}[A-Z0-9]\b", re.I)
+
+
+def _from_label(label: Label, value: Value) -> list[Candidate]:
+    text = value.text.strip(" :.-")
+    rule = f"label:{label.field}" + (":below" if value.below else "")
+    line = value.line
+    out: list[Candidate] = []
+
+    def add(field: str, v: str, needle: str | None = None, certainty: float = LABEL_CERTAINTY) -> None:
+        s, e = _sub(value, needle) if needle else (value.start, value.end)
+        out.append(Candidate(field, _fv(v, line, s, e, certainty, rule)))
+
+    f = label.field
+    if f == "name":
+        lower = " ".join(w.text.lower() for w in label.line.words[label.first : label.end])
+        last_first = True if ("last" in lower and "first" in lower.split("last", 1)[1]) else None
+        name = nz.parse_name(text, last_first=last_first)
+        if name:
+            add("given_name", name.given, name.given)
+            add("family_name", name.family, name.family.split()[0])
+            if name.middle:
+                add("middle_name", name.middle, name.middle.split()[0])
+            if name.suffix:
+                add("name_suffix", name.suffix, name.suffix.rstrip("."))
+            if name.title:
+                sex = nz.parse_sex(name.title)
+                if sex:
+                    add("sex", sex, name.title, WEAK_CERTAINTY)
+    elif f in ("given_name", "family_name", "middle_name"):
+        words = text.split()
+        if words and len(words) <= 3 and all(nz.NAME_TOKEN.match(w) for w in words):
+            part = nz.name_case(" ".join(w.rstrip(".") for w in (words[:1] if f == "middle_name" else words)))
+            if f != "middle_name" and len(part) < 2:
+                return out
+            add(f, part, words[0].rstrip("."))
+    elif f == "birth_date":
+        d = nz.parse_date(text, past_only=True)
+        if d:
+            m = nz.DATE_PATTERN.search(text)
+            add("birth_date", d.isoformat(), m.group(1) if m else None)
+        elif re.search(r"\d", text):
+            add("invalid:birth_date", text[:40], None, 0.5)
+    elif f == "sex":
+        s = nz.parse_sex(text.split()[0] if text.split() else "")
+        if s:
+            add("sex", s, text.split()[0])
+    elif f == "chart_number":
+        m = TOKEN_ID.search(text)
+        if m:
+            add("chart_number", m.group(0).upper(), m.group(0))
+    elif f == "insurance_member_id":
+        m = TOKEN_ID.search(text)
+        if m:
+            add("insurance_member_id", m.group(0).upper(), m.group(0))
+    elif f == "phone":
+        m = re.search(r"\(?\d{3}\)?[\s.\-]*\d{3}[\s.\-]*\d{4}", text)
+        p = nz.parse_phone(m.group(0)) if m else None
+        if p and m:
+            add("phone", p, m.group(0))
+        elif re.search(r"\d{3}", text) and len(text.split()) <= 4:
+            add("invalid:phone", text[:40], None, 0.5)
+    elif f == "address_line":
+        csz = _split_address(text)
+        if csz:
+            street, city, state, zipc = csz
+            add("address_line", street, street)
+            add("city", city, city)
+            add("state", state, state)
+            add("postal_code", zipc, zipc)
+        elif re.search(r"\d", text) and len(text) <= 80:
+            add("address_line", " ".join(text.split()).rstrip(","))
+    elif f == "city_state_zip":
+        csz3 = nz.parse_city_state_zip(text)
+        if csz3:
+            add("city", csz3[0], csz3[0].split()[0])
+            add("state", csz3[1], csz3[1])
+            add("postal_code", csz3[2], csz3[2])
+    elif f == "city":
+        if re.fullmatch(r"[A-Za-z .'\-]{2,40}", text):
+            add("city", nz.name_case(text))
+    elif f == "state":
+        st = nz.parse_state(text.split(",")[0])
+        if st:
+            add("state", st)
+        elif re.fullmatch(r"[A-Za-z]{2}", text.strip()):
+            add("invalid:state", text.strip(), None, 0.5)
+    elif f == "postal_code":
+        z = nz.parse_postal_code(text)
+        if z:
+            add("postal_code", z, z)
+    elif f == "insurance_payer":
+        payer = _balanced(re.split(r"\s{2,}|\bpolicy\b|\bmember\b|\bid\b|#", text, flags=re.I)[0].strip(" ,:;-"))
+        if payer and len(payer) <= 60 and re.search(r"[A-Za-z]{2}", payer) and len(payer.split()) <= 6:
+            add("insurance_payer", nz.name_case(payer) if payer.isupper() and len(payer) > 4 else payer, payer)
+    return out
+
+
+def _balanced(text: str) -> str:
+    """Drop a stray bracket OCR left at either end ("Aetna)")."""
+    if text.endswith(")") and "(" not in text:
+        text = text[:-1]
+    if text.startswith("(") and ")" not in text:
+        text = text[1:]
+    return text.strip()
+
+
+def _split_address(text: str) -> tuple[str, str, str, str] | None:
+    """ "12 Main St, Springfield, IL 62701" -> street, city, state, zip."""
+    m = re.match(r"^(?P<street>.*?\d.*?),\s*(?P<rest>[A-Za-z][^,]*,?\s*[A-Za-z]{2}\.?\s+\d{5}(?:-\d{4})?)\s*$", text)
+    if not m:
+        return None
+    csz = nz.parse_city_state_zip(m.group("rest"))
+    if not csz:
+        return None
+    return m.group("street").strip(" ,"), csz[0], csz[1], csz[2]
+
+
+TITLE_NAME = re.compile(
+    r"\b(?P<title>Mr|Mrs|Ms|Miss)\.?\s+(?P<name>[A-Z][A-Za-z'\-]+(?:\s+[A-Z]\.?)?(?:\s+[A-Z][A-Za-z'\-]+){1,2})"
+)
+
+
+def _from_text(lines: Sequence[Line]) -> list[Candidate]:
+    """Running text (letters, notes): "your patient Mr. John Q. Smith, born March 4, 1956"."""
+    out: list[Candidate] = []
+    for line in lines:
+        for m in TITLE_NAME.finditer(line.text):
+            name = nz.parse_name(m.group("name"))
+            if name is None:
+                continue
+            for field, v in (("given_name", name.given), ("family_name", name.family), ("middle_name", name.middle)):
+                if v:
+                    i = line.text.lower().find(v.lower().split()[0], m.start("name"))
+                    s, e = (i, i + len(v)) if i >= 0 else (m.start("name"), m.end("name"))
+                    out.append(Candidate(field, _fv(v, line, s, e, TEXT_CERTAINTY, "text:title_name")))
+            sex = nz.parse_sex(m.group("title"))
+            if sex:
+                out.append(
+                    Candidate("sex", _fv(sex, line, m.start("title"), m.end("title"), WEAK_CERTAINTY, "text:title"))
+                )
+    return out
+
+
+PHONE_LIKE = re.compile(r"\(?\b\d{3}\)?[\s.\-]*\d{3}[\s.\-]*\d{4}\b")
+STATE_ZIP = re.compile(r"\b[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")
+LETTERHEAD_ROWS = 3
+
+
+def letterhead(lines: Sequence[Line]) -> set[int]:
+    """Ids of lines that are an organisation's letterhead: at the top of a page, an address with
+    a state and ZIP code and a phone number (the clinic's, not the patient's)."""
+    out: set[int] = set()
+    top_row: dict[int, int] = {}
+    for line in lines:
+        top_row.setdefault(line.page, line.row)
+    zip_rows: set[tuple[int, int]] = set()
+    for line in lines:
+        rel = line.row - top_row[line.page]
+        if rel >= LETTERHEAD_ROWS:
+            continue
+        has_zip = STATE_ZIP.search(line.text) is not None
+        if has_zip:
+            zip_rows.add((line.page, line.row))
+        near_zip = has_zip or (line.page, line.row - 1) in zip_rows
+        if near_zip and PHONE_LIKE.search(line.text):
+            out.add(id(line))
+            for other in lines:
+                if other.page == line.page and other.row == line.row - 1 and STATE_ZIP.search(other.text):
+                    out.add(id(other))
+    return out
+
+
+def _skip_noise(value: Value) -> Value:
+    """Drop leading words OCR could not read (dotted leaders read as 'eee', box lines)."""
+    i, j = value.line.word_range(value.start, value.end)
+    words = value.line.words
+    k = i
+    while k < j - 1 and (words[k].confidence < NOISE_CONFIDENCE or not re.search(r"[A-Za-z0-9]", words[k].text)):
+        k += 1
+    if k == i:
+        return value
+    return Value(value.line, value.line.starts[k], value.end, value.below)
+
+
+NOISE_CONFIDENCE = 0.3
+
+
+def candidates(lines: Sequence[Line]) -> list[Candidate]:
+    lex = lexicon()
+    skip = letterhead(lines)
+    found: list[Candidate] = []
+    for label, value in pair(lines, lex):
+        if label.field != "other" and id(label.line) not in skip and id(value.line) not in skip:
+            found.extend(_from_label(label, _skip_noise(value)))
+    found.extend(_from_text([line for line in lines if id(line) not in skip]))
+    return found
+
+
+def _key(field: str, value: object) -> str:
+    return " ".join(str(value).lower().split())
+
+
+def resolve(cands: Sequence[Candidate]) -> tuple[dict[str, FieldValue], list[dict[str, str]]]:
+    """Pick each field's value by agreement across the chart; disagreement becomes an issue."""
+    by_field: dict[str, list[Candidate]] = {}
+    for c in cands:
+        by_field.setdefault(c.field, []).append(c)
+    patient: dict[str, FieldValue] = {}
+    issues: list[dict[str, str]] = []
+    for fname, group in by_field.items():
+        if fname.startswith("invalid:"):
+            continue
+        votes: dict[str, list[FieldValue]] = {}
+        for c in group:
+            votes.setdefault(_key(fname, c.value.value), []).append(c.value)
+        if fname == "middle_name":
+            # An initial agrees with the full middle name that starts with it.
+            full = [k for k in votes if len(k) > 1]
+            for k in [k for k in votes if len(k) == 1]:
+                match = [f for f in full if f.startswith(k)]
+                if match:
+                    votes[match[0]].extend(votes.pop(k))
+        ranked = sorted(votes.values(), key=lambda vs: -sum(v.confidence for v in vs))
+        winner = ranked[0]
+        best = max(winner, key=lambda v: v.confidence)
+        total = sum(v.confidence for vs in ranked for v in vs)
+        share = sum(v.confidence for v in winner) / total if total else 1.0
+        patient[fname] = FieldValue(best.value, best.confidence * share, best.page, best.bbox, best.rule)
+        if len(ranked) > 1 and fname in CONSISTENT:
+            other = ranked[1][0]
+            if sum(v.confidence for v in ranked[1]) >= 0.3 * sum(v.confidence for v in winner):
+                issues.append(
+                    {
+                        "field": f"patient.{fname}",
+                        "kind": "inconsistent",
+                        "message": f"{fname.replace('_', ' ')} differs between page {best.page} and page {other.page}",
+                    }
+                )
+    for c in cands:
+        if c.field.startswith("invalid:"):
+            fname = c.field.split(":", 1)[1]
+            if fname not in patient:
+                issues.append(
+                    {
+                        "field": f"patient.{fname}",
+                        "kind": "invalid",
+                        "message": f"{fname.replace('_', ' ')} on page {c.value.page} could not be read as valid",
+                    }
+                )
+    return patient, issues

@@ -1,0 +1,52 @@
+"""Diagnoses: terminology lookup, written codes, laterality, assertion, family history."""
+
+from __future__ import annotations
+
+from migrate.nlp import clinical
+from migrate.nlp.layout import group_lines
+from tests.unit.test_extraction_layout import page
+
+
+def dx(rows: list[str]) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, object]]]:
+    lines = group_lines(1, page([[(50, r)] for r in rows]))
+    found, family = clinical.diagnoses(clinical.blocks(lines))
+    return ({d["code"].value: d for d in found}, {d["code"].value: d for d in family})
+
+
+def test_abbreviations_synonyms_and_icd_descriptions() -> None:
+    found, _ = dx(["Assessment:", "1. HTN, well controlled.", "2. T2DM on metformin.", "3. Obstructive sleep apnea."])
+    assert {"I10", "E11.9", "G47.33"} <= set(found)
+    assert not any(found[c]["negated"] for c in found)
+
+
+def test_negation_and_lists() -> None:
+    found, _ = dx(["Patient denies chest pain, shortness of breath, or dizziness.", "No history of diabetes."])
+    for code in ("R07.9", "R06.02", "R42", "E11.9"):
+        assert found[code]["negated"] is True, code
+
+
+def test_affirmed_mention_wins_over_a_denial() -> None:
+    found, _ = dx(["Problem list: asthma", "Denies asthma exacerbation triggers? No asthma attacks this year."])
+    assert found["J45.909"]["negated"] is False
+
+
+def test_family_history_is_not_the_patients() -> None:
+    found, family = dx(["Family History:", "Mother had breast cancer. Father with hypertension."])
+    assert "C50.919" not in found and "I10" not in found
+    assert {"C50.919", "I10"} <= set(family)
+
+
+def test_written_code_overrides_and_needs_code_context() -> None:
+    found, _ = dx(["1. Severe obesity - ICD-10: E66.01 - stable.", "Accession #: S17-53349"])
+    assert "E66.01" in found
+    assert not any(code.startswith("S17") for code in found)
+
+
+def test_laterality_picks_the_sided_code() -> None:
+    found, _ = dx(["Final diagnosis: renal cell carcinoma, right kidney."])
+    assert "C64.1" in found
+
+
+def test_physical_exam_heading_is_not_pulmonary_embolism() -> None:
+    found, _ = dx(["PE: lungs clear, heart regular."])
+    assert "I26.99" not in found

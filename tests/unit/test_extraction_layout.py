@@ -1,0 +1,124 @@
+"""Label/value pairing and demographics on synthetic word boxes: layouts, not templates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from migrate.nlp import demographics
+from migrate.nlp.layout import group_lines
+from migrate.records import Box, Word
+
+CHAR_W = 10
+LINE_H = 20
+
+
+def words_at(text: str, x: int, y: int, conf: float = 0.95) -> list[Word]:
+    """Words of ``text`` starting at (x, y), one character = CHAR_W pixels."""
+    out = []
+    for w in text.split():
+        out.append(Word(w, conf, Box(x, y, x + len(w) * CHAR_W, y + LINE_H), 1, 1, 1, 1))
+        x += (len(w) + 1) * CHAR_W
+    return out
+
+
+def page(rows: Sequence[Sequence[tuple[int, str]]], top: int = 100) -> list[Word]:
+    """Rows of (x, text) pieces, 40 px apart."""
+    out: list[Word] = []
+    for r, pieces in enumerate(rows):
+        for x, text in pieces:
+            out.extend(words_at(text, x, top + r * 40))
+    return out
+
+
+def patient(rows: Sequence[Sequence[tuple[int, str]]]) -> dict[str, object]:
+    lines = group_lines(1, page(rows))
+    fields, _issues = demographics.resolve(demographics.candidates(lines))
+    return {k: v.value for k, v in fields.items()}
+
+
+def test_label_beside_value_with_varied_labels() -> None:
+    got = patient(
+        [
+            [(50, "Pt Name: DOE, JANE A.")],
+            [(50, "D.O.B.: 4-Mar-56"), (600, "Gender: Female")],
+            [(50, "MRN: XZ-99812")],
+            [(50, "Home Phone: 617.555.0199")],
+        ]
+    )
+    assert got["family_name"] == "Doe" and got["given_name"] == "Jane" and got["middle_name"] == "A"
+    assert got["birth_date"] == "1956-03-04"
+    assert got["sex"] == "F"
+    assert got["chart_number"] == "XZ-99812"
+    assert got["phone"] == "6175550199"
+
+
+def test_labels_above_values_in_boxes() -> None:
+    """A boxed form: a row of labels, the values written under each label."""
+    got = patient(
+        [
+            [(50, "Last Name"), (400, "First Name"), (750, "MI"), (900, "Date of Birth")],
+            [(50, "Okafor"), (400, "Chidi"), (750, "N"), (900, "12/01/1990")],
+        ]
+    )
+    assert got["family_name"] == "Okafor"
+    assert got["given_name"] == "Chidi"
+    assert got["middle_name"] == "N"
+    assert got["birth_date"] == "1990-12-01"
+
+
+def test_name_label_last_first_order() -> None:
+    got = patient([[(50, "Name (Last, First): Nguyen Thi")]])
+    assert got["family_name"] == "Nguyen" and got["given_name"] == "Thi"
+
+
+def test_letter_prose_with_title_and_birth_date() -> None:
+    got = patient(
+        [
+            [(50, "Dear Dr. Patel,")],
+            [(50, "I saw your patient Mr. John Q. Smith, born March 4, 1956, in clinic today.")],
+        ]
+    )
+    assert (got["given_name"], got["middle_name"], got["family_name"]) == ("John", "Q", "Smith")
+    assert got["birth_date"] == "1956-03-04"
+    assert got["sex"] == "M"
+
+
+def test_contacts_and_letterhead_are_not_the_patient() -> None:
+    got = patient(
+        [
+            [(50, "Lakeview Clinic")],
+            [(50, "12 Lake Rd, Springfield, IL 62701 Tel (217) 555-0100")],
+            [(50, "Patient: Rivera, Ana")],
+            [(50, "Emergency Contact: Luis Rivera (Spouse) (217) 555-0177")],
+            [(50, "Phone: (217) 555-0123")],
+        ]
+    )
+    assert got["phone"] == "2175550123"
+    assert got["given_name"] == "Ana"
+
+
+def test_city_state_zip_and_address() -> None:
+    got = patient(
+        [
+            [(50, "Address: 88 Elm Street Apt. 4")],
+            [(50, "City/State/ZIP: North Haven, CT 06473")],
+        ]
+    )
+    assert got["address_line"] == "88 Elm Street Apt. 4"
+    assert (got["city"], got["state"], got["postal_code"]) == ("North Haven", "CT", "06473")
+
+
+def test_conflicting_birth_dates_become_an_issue() -> None:
+    lines = group_lines(1, page([[(50, "DOB: 01/02/1970")], [(50, "Date of Birth: 03/04/1980")]]))
+    _fields, issues = demographics.resolve(demographics.candidates(lines))
+    assert any(i["field"] == "patient.birth_date" and i["kind"] == "inconsistent" for i in issues)
+
+
+def test_running_text_does_not_invent_names() -> None:
+    got = patient([[(50, "Patient reports good adherence to medications and denies chest pain.")]])
+    assert "given_name" not in got and "family_name" not in got
+
+
+def test_two_columns_stay_apart() -> None:
+    lines = group_lines(1, page([[(50, "Sex: M"), (1400, "Referring Physician: Dr. Amy Ward")]]))
+    assert [line.text for line in lines] == ["Sex: M", "Referring Physician: Dr. Amy Ward"]
