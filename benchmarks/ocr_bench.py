@@ -555,7 +555,7 @@ class MemoryPeak:
                 continue  # gone, or a zombie
             total_rss += rss
             total_pss += _kib(f"/proc/{pid}/smaps_rollup", "Pss:")
-            name = _label(pid, parent) or "?"
+            name = _label(pid, parent) or "(exited while sampled)"
             self.by_name_kib[name] = max(self.by_name_kib.get(name, 0), rss)
             if rss > self.single_rss_kib:
                 self.single_rss_kib, self.single_name = rss, f"{name} (pid {pid})"
