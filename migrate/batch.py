@@ -149,39 +149,55 @@ def intake(path: Path, settings: Settings, batch_id: int | None) -> Intake:
         return Intake(doc.id, None)
 
 
-def _tasks(docs: list[Document], settings: Settings, failed: set[int]) -> Iterator[PageTask | FinishTask]:
+def _tasks(doc: Document, settings: Settings, failed: set[int]) -> Iterator[PageTask | FinishTask]:
     blobs = BlobStore(settings.blob_dir)
-    for doc in docs:
-        with unit_of_work(settings.database_url) as session:
-            done = repo.stored_page_numbers(session, doc.id)
-        missing = [n for n in range(1, (doc.page_count or 0) + 1) if n not in done]
-        if not missing:  # an earlier run stored every page but stopped before finishing
-            yield FinishTask(doc.id)
-        for number in missing:
-            if doc.id in failed:
-                break
-            yield PageTask(doc.id, doc.sha256, number, blobs.path(doc.sha256), MediaType(doc.media_type))
+    with unit_of_work(settings.database_url) as session:
+        done = repo.stored_page_numbers(session, doc.id)
+    missing = [n for n in range(1, (doc.page_count or 0) + 1) if n not in done]
+    if not missing:  # an earlier run stored every page but stopped before finishing
+        yield FinishTask(doc.id)
+    for number in missing:
+        if doc.id in failed:
+            break
+        yield PageTask(doc.id, doc.sha256, number, blobs.path(doc.sha256), MediaType(doc.media_type))
 
 
 def process_documents(
-    document_ids: list[int], settings: Settings, executor: Executor, observer: Observer
+    document_ids: Iterable[int], settings: Settings, executor: Executor, observer: Observer
 ) -> list[DocumentResult]:
     """Run every missing page of these documents; a document's last page queues its finishing
-    task (searchable PDF + extraction), which runs in the same workers."""
-    with unit_of_work(settings.database_url) as session:
-        docs = [d for d in (session.get(Document, i) for i in document_ids) if d is not None]
-        remaining: dict[int, int] = {}
-        for doc in docs:
-            stored = len(repo.stored_page_numbers(session, doc.id))
-            remaining[doc.id] = max(0, (doc.page_count or 0) - stored)
+    task (searchable PDF + extraction), which runs in the same workers.
+
+    ``document_ids`` is read lazily, so a batch starts OCR on its first file while later files
+    are still being taken in.
+    """
+    results: dict[int, DocumentResult] = {}
+    failed: set[int] = set()
+    remaining: dict[int, int] = {}
+    by_id: dict[int, Document] = {}
+    planned = 0
+
+    def start(doc_id: int) -> Document | None:
+        nonlocal planned
+        with unit_of_work(settings.database_url) as session:
+            doc = session.get(Document, doc_id)
+            if doc is None:
+                return None
+            remaining[doc.id] = max(0, (doc.page_count or 0) - len(repo.stored_page_numbers(session, doc.id)))
             doc.status = DocumentStatus.OCR.value
             doc.attempts += 1
             doc.updated_at = utcnow()
-        session.commit()
-    observer.planned(sum(remaining.values()))
-    results: dict[int, DocumentResult] = {}
-    failed: set[int] = set()
-    by_id = {d.id: d for d in docs}
+            session.commit()
+        by_id[doc.id] = doc
+        planned += remaining[doc.id]
+        observer.planned(planned)
+        return doc
+
+    def tasks() -> Iterator[PageTask | FinishTask]:
+        for doc_id in document_ids:
+            doc = start(doc_id)
+            if doc is not None:
+                yield from _tasks(doc, settings, failed)
 
     def fail(doc_id: int, code: str, message: str) -> None:
         failed.add(doc_id)
@@ -212,9 +228,9 @@ def process_documents(
         return [FinishTask(doc_id)] if remaining[doc_id] == 0 else []
 
     work = partial(pipeline.run_task, settings=settings)
-    for _ in executor.run(work, _tasks(docs, settings, failed), follow_up):
+    for _ in executor.run(work, tasks(), follow_up):
         pass
-    return [results[d.id] for d in docs if d.id in results]
+    return [results[d] for d in by_id if d in results]
 
 
 def run_batch(
@@ -236,25 +252,26 @@ def run_batch(
         session.commit()
         batch_id = batch.id
     summary = BatchSummary()
-    to_process: list[int] = []
-    for f in files:
-        taken = intake(f, settings, batch_id)
-        if taken.result is None and taken.document_id in to_process:  # the same bytes twice in this batch
-            taken = Intake(
-                taken.document_id,
-                DocumentResult(taken.document_id, str(f), None, "duplicate", duplicate_of=taken.document_id),
-            )
-        if taken.result is not None:
-            summary.results.append(taken.result)
-            observer.document_done(taken.result)
-        elif taken.document_id is not None:
-            to_process.append(taken.document_id)
-    if to_process:
-        executor = make_executor(min(n_workers, max(1, len(to_process) * 64)))
-        try:
-            summary.results.extend(process_documents(to_process, settings, executor, observer))
-        finally:
-            executor.close()
+
+    def taken_in() -> Iterator[int]:
+        queued: set[int] = set()
+        for f in files:
+            taken = intake(f, settings, batch_id)
+            if taken.result is None and taken.document_id in queued:  # the same bytes twice in this batch
+                dup = DocumentResult(taken.document_id, str(f), None, "duplicate", duplicate_of=taken.document_id)
+                taken = Intake(taken.document_id, dup)
+            if taken.result is not None:
+                summary.results.append(taken.result)
+                observer.document_done(taken.result)
+            elif taken.document_id is not None:
+                queued.add(taken.document_id)
+                yield taken.document_id
+
+    executor = make_executor(n_workers)  # a pool starts its processes only when given work
+    try:
+        summary.results.extend(process_documents(taken_in(), settings, executor, observer))
+    finally:
+        executor.close()
     with unit_of_work(settings.database_url) as session:
         row = session.get(Batch, batch_id)
         if row is not None:

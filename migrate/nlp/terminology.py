@@ -18,12 +18,6 @@ import simple_icd_10_cm as icd
 
 RULES = Path(__file__).parent / "rules" / "diagnosis_terms.json"
 CODE = re.compile(r"\b([A-TV-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)\b")
-# Description words that only refine a code and are never written that way in a note.
-_DROP = re.compile(
-    r"\((?:[^)]*)\)|,?\s*\bunspecified\b|,?\s*\bwithout complications\b|,?\s*\buncomplicated\b"
-    r"|,?\s*\bnot elsewhere classified\b|,?\s*\binitial encounter\b|,?\s*\bsite\b",
-    re.I,
-)
 MIN_DESCRIPTION_WORDS = 2
 
 
@@ -47,10 +41,22 @@ def leaf(code: str) -> str | None:
     return str((unspecified or children)[0])
 
 
+_PARENS = re.compile(r"\([^)]*\)")
+_DROP_WORDS = (
+    ", unspecified", " unspecified", ", without complications", " without complications", ", uncomplicated",
+    " uncomplicated", ", not elsewhere classified", " not elsewhere classified", ", initial encounter",
+    " initial encounter",
+)  # fmt: skip
+_KEEP = str.maketrans({c: " " for c in "!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~"})
+
+
 def normalise_description(text: str) -> str:
-    t = _DROP.sub("", text)
-    t = re.sub(r"[^a-z0-9' \-]", " ", t.lower())
-    return " ".join(t.split())
+    """ "Obstructive sleep apnea (adult) (pediatric)" -> "obstructive sleep apnea" (fast: runs 75,000 times)."""
+    t = _PARENS.sub("", text).lower() if "(" in text else text.lower()
+    for words in _DROP_WORDS:
+        if words in t:
+            t = t.replace(words, "")
+    return " ".join(t.translate(_KEEP).split())
 
 
 @dataclass(frozen=True)

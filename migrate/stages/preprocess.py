@@ -17,6 +17,7 @@ from migrate.records import Cleanup
 
 ANALYSIS_DPI = 100
 MAX_SKEW = 15.0  # degrees searched either way
+MIN_DESKEW = 0.3  # smaller tilts cost a full-page resample and do not change what Tesseract reads
 UPRIGHT_MIN_MARGIN = 0.25  # ascender/descender vote balance below this: ask OSD
 UPRIGHT_MIN_LEAD = 8  # ... or a lead of fewer word votes than this
 
@@ -221,7 +222,7 @@ def clean(gray: np.ndarray, dpi: int, *, osd: OsdFn | None = None) -> tuple[np.n
     if orient.rotate:
         gray = np.ascontiguousarray(np.rot90(gray, k=-(orient.rotate // 90)))
         steps.append(f"rotate:{orient.rotate}")
-    if abs(skew) >= 0.15:
+    if abs(skew) >= MIN_DESKEW:
         gray = _rotate(gray, skew, border=255, expand=True, interp=cv2.INTER_LINEAR)
         steps.append(f"deskew:{skew:+.2f}")
 
