@@ -52,6 +52,13 @@ def _settings(db: str | None, home: Path | None) -> Settings:
         raise BadArguments(f"invalid settings: {str(e).splitlines()[0]}") from e
 
 
+def _database(db: str | None, home: Path | None) -> Settings:
+    """Settings for a command that reads the database, with the schema brought up to date."""
+
+    settings = _database(db, home)
+    return settings
+
+
 class PagesPerSecond(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
@@ -158,10 +165,9 @@ def documents(
 ) -> None:
     """List stored documents with their state and, for failed ones, the reason."""
     from migrate.db.models import Document
-    from migrate.db.session import migrate_to_head, unit_of_work
+    from migrate.db.session import unit_of_work
 
-    settings = _settings(db, home)
-    migrate_to_head(settings.database_url)
+    settings = _database(db, home)
     with unit_of_work(settings.database_url) as session:
         stmt = select(Document).order_by(Document.id)
         if status:
@@ -246,14 +252,13 @@ def evaluate(
     home: HomeOpt = None,
 ) -> None:
     """Score this database's drafts against ground truth: precision, recall, F1 per field group."""
-    from migrate.db.session import migrate_to_head, unit_of_work
+    from migrate.db.session import unit_of_work
     from migrate.evaluation import score
     from migrate.export import iter_drafts
 
     if not truth_dir.is_dir():
         raise BadArguments(f"not a folder: {truth_dir}")
-    settings = _settings(db, home)
-    migrate_to_head(settings.database_url)
+    settings = _database(db, home)
     with unit_of_work(settings.database_url) as session:
         report = score(list(iter_drafts(session)), truth_dir, collect_errors=show_errors)
     out.print(report.format_table(), markup=False)
@@ -265,9 +270,7 @@ def evaluate(
 
 @nlp_app.command("assert")
 def nlp_assert(
-    file: Annotated[
-        Path | None, typer.Argument(help="JSON lines {id, text, concept}; default: stdin")
-    ] = None,
+    file: Annotated[Path | None, typer.Argument(help="JSON lines {id, text, concept}; default: stdin")] = None,
 ) -> None:
     """Negation, temporality and experiencer of each concept in its text (the extraction's component)."""
     from migrate.nlp.assert_cli import run
@@ -291,13 +294,12 @@ def export_drafts(
     home: HomeOpt = None,
 ) -> None:
     """One draft record per document, as JSON lines (see CONTRACTS.md)."""
-    from migrate.db.session import migrate_to_head, unit_of_work
+    from migrate.db.session import unit_of_work
     from migrate.export import iter_drafts
 
     if fmt != "jsonl":
         raise BadArguments(f"unknown format '{fmt}'; use jsonl")
-    settings = _settings(db, home)
-    migrate_to_head(settings.database_url)
+    settings = _database(db, home)
     target = out_file.open("w", encoding="utf-8") if out_file else sys.stdout
     try:
         with unit_of_work(settings.database_url) as session:
@@ -319,11 +321,10 @@ def export_pdf(
     import shutil
 
     from migrate.db.models import Document
-    from migrate.db.session import migrate_to_head, unit_of_work
+    from migrate.db.session import unit_of_work
     from migrate.storage import BlobStore
 
-    settings = _settings(db, home)
-    migrate_to_head(settings.database_url)
+    settings = _database(db, home)
     with unit_of_work(settings.database_url) as session:
         doc = session.get(Document, document_id)
         if doc is None:

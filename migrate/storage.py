@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 1 << 20
 
@@ -43,16 +45,15 @@ class BlobStore:
         Path(tmp).chmod(0o600)
         Path(tmp).replace(dest)  # atomic: a crash leaves the old state or the whole blob
 
-    def put_file(self, src: Path, sha256: str | None = None) -> str:
-        sha256 = sha256 or sha256_file(src)
+    def _write(self, sha256: str, fill: Callable[[BinaryIO], None]) -> str:
+        """Write a blob through ``fill`` into a temporary file, fsync it, then rename it in place."""
         if self.has(sha256):
             return sha256
         dest = self._dest(sha256)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as out, src.open("rb") as f:
-                while chunk := f.read(CHUNK):
-                    out.write(chunk)
+            with os.fdopen(fd, "wb") as out:
+                fill(out)
                 out.flush()
                 os.fsync(out.fileno())
             self._commit(tmp, dest)
@@ -61,19 +62,16 @@ class BlobStore:
             raise
         return sha256
 
+    def put_file(self, src: Path, sha256: str | None = None) -> str:
+        def copy(out: BinaryIO) -> None:
+            with src.open("rb") as f:
+                while chunk := f.read(CHUNK):
+                    out.write(chunk)
+
+        return self._write(sha256 or sha256_file(src), copy)
+
     def put_bytes(self, data: bytes) -> str:
-        sha256 = hashlib.sha256(data).hexdigest()
-        if self.has(sha256):
-            return sha256
-        dest = self._dest(sha256)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            self._commit(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return sha256
+        def write(out: BinaryIO) -> None:
+            out.write(data)
+
+        return self._write(hashlib.sha256(data).hexdigest(), write)

@@ -47,7 +47,7 @@ _DROP_WORDS = (
     " uncomplicated", ", not elsewhere classified", " not elsewhere classified", ", initial encounter",
     " initial encounter",
 )  # fmt: skip
-_KEEP = str.maketrans({c: " " for c in "!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~"})
+_KEEP = str.maketrans({c: " " for c in '!"#$%&()*+,./:;<=>?@[\\]^_`{|}~'})
 
 
 def normalise_description(text: str) -> str:
