@@ -27,6 +27,7 @@ from migrate.db.models import Page
 from migrate.db.session import unit_of_work
 from migrate.evaluation import score
 from migrate.export import iter_drafts
+from migrate.filetypes import EXTENSIONS
 from migrate.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +37,7 @@ TARGETS = {"demographics": 0.97, "diagnoses": 0.90, "medications": 0.90, "allerg
 def run_corpus(name: str, scans: Path, truth: Path, workers: int) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix=f"cm-extract-{name}-"))
     settings = Settings(home=home)
-    files = sorted(p for p in scans.iterdir() if p.is_file() and not p.name.endswith(".json") and p.suffix != ".csv")
+    files = sorted(p for p in scans.iterdir() if p.suffix.lower() in EXTENSIONS)
     started = time.perf_counter()
     summary = run_batch(files, settings, workers=workers)
     ingest_s = time.perf_counter() - started
@@ -63,7 +64,7 @@ def run_corpus(name: str, scans: Path, truth: Path, workers: int) -> dict[str, A
         f1 = report.group(group).f1
         verdict = "PASS" if f1 is not None and f1 >= target else "FAIL"
         print(f"  {group:13s} F1 {f1 if f1 is None else round(f1, 3)} (target {target}) {verdict}")
-    neg = report.negation_accuracy
+    neg = report.negation_accuracy.accuracy
     print(f"  negation accuracy {neg if neg is None else round(neg, 3)} (target 0.95)")
     return {
         "report": figures,

@@ -54,8 +54,10 @@ def _settings(db: str | None, home: Path | None) -> Settings:
 
 def _database(db: str | None, home: Path | None) -> Settings:
     """Settings for a command that reads the database, with the schema brought up to date."""
+    from migrate.db.session import migrate_to_head
 
-    settings = _database(db, home)
+    settings = _settings(db, home)
+    migrate_to_head(settings.database_url)
     return settings
 
 

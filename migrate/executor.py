@@ -61,7 +61,6 @@ class PoolExecutor:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["migrate.warmup"])
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
 
     def run(
