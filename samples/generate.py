@@ -24,6 +24,7 @@ import argparse
 import io
 import json
 import random
+import re
 import unicodedata
 import zlib
 from collections.abc import Callable, Sequence
@@ -2369,6 +2370,34 @@ def _merge_truth(rendered: list[RenderedPage]) -> dict[str, Any]:
     return {"encounters": encs, "diagnoses": dx, "procedures": procs, "medications": meds, "allergies": allergies}
 
 
+def _printed_only(text: str, patient: dict[str, Any]) -> dict[str, Any]:
+    """Truth holds what the chart itself shows: a field never printed on any page is null."""
+    low = text.lower()
+    digits = re.sub(r"\D", "", text)
+    out = dict(patient)
+    for key, value in patient.items():
+        if value is None or key in ("given_name", "family_name", "birth_date"):
+            continue
+        if key == "phone":
+            shown = str(value) in digits
+        elif key == "sex":
+            shown = bool(re.search(r"\b(sex|gender)\b|\b(mr|mrs|ms)\.?\s", low))
+        elif key == "middle_name":
+            shown = bool(re.search(rf"\b{re.escape(str(value)[0].lower())}(\.|\b)", low)) and (
+                str(value).lower() in low or len(str(value)) == 1
+            )
+            if not shown and re.search(rf"\b{re.escape(str(value)[0].lower())}\.", low):
+                out[key] = str(value)[0]  # only the initial is printed
+                continue
+        elif key == "state":  # a bare two-letter code also appears in the clinic's address
+            shown = bool(patient.get("postal_code")) and str(patient["postal_code"]) in low
+        else:
+            shown = str(value).lower() in low
+        if not shown:
+            out[key] = None
+    return out
+
+
 def render_chart(spec: ChartSpec, out: Path) -> dict[str, Any]:
     ctx = spec.ctx
     rendered = [render_page(ctx, ps, spec.dpi) for ps in spec.pages]
@@ -2405,24 +2434,28 @@ def render_chart(spec: ChartSpec, out: Path) -> dict[str, Any]:
                 "fonts": r.fonts,
             }
         )
+    printed = "\n".join(str(pg["text"]) for pg in pages)
     return {
         "file": spec.file,
         "template": spec.pages[0].template,
-        "patient": {
-            "given_name": ctx.given,
-            "middle_name": ctx.middle,
-            "family_name": ctx.family,
-            "birth_date": ctx.birth.isoformat(),
-            "sex": ctx.sex,
-            "chart_number": ctx.chart_number,
-            "address_line": ctx.address_line,
-            "city": ctx.city,
-            "state": ctx.state,
-            "postal_code": ctx.postal_code,
-            "phone": ctx.phone,
-            "insurance_payer": ctx.payer,
-            "insurance_member_id": ctx.member_id,
-        },
+        "patient": _printed_only(
+            printed,
+            {
+                "given_name": ctx.given,
+                "middle_name": ctx.middle,
+                "family_name": ctx.family,
+                "birth_date": ctx.birth.isoformat(),
+                "sex": ctx.sex,
+                "chart_number": ctx.chart_number,
+                "address_line": ctx.address_line,
+                "city": ctx.city,
+                "state": ctx.state,
+                "postal_code": ctx.postal_code,
+                "phone": ctx.phone,
+                "insurance_payer": ctx.payer,
+                "insurance_member_id": ctx.member_id,
+            },
+        ),
         **merged,
         "expected_match": None,
         "match_case": "new",

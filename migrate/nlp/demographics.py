@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from migrate.nlp import normalize as nz
-from migrate.nlp.forms import Label, Value, lexicon, pair
+from migrate.nlp.forms import RULES, Label, Value, find_labels, lexicon, pair
 from migrate.nlp.layout import Line
 from migrate.records import FieldValue
 
@@ -129,7 +131,8 @@ def _from_label(label: Label, value: Value) -> list[Candidate]:
             add("postal_code", z, z)
     elif f == "insurance_payer":
         payer = _balanced(re.split(r"\s{2,}|\bpolicy\b|\bmember\b|\bid\b|#", text, flags=re.I)[0].strip(" ,:;-"))
-        if payer and len(payer) <= 60 and re.search(r"[A-Za-z]{2}", payer) and len(payer.split()) <= 6:
+        generic = payer.lower() in {"information", "info", "details", "data", "section", "company", "plan"}
+        if payer and not generic and len(payer) <= 60 and re.search(r"[A-Za-z]{2}", payer) and len(payer.split()) <= 6:
             add("insurance_payer", nz.name_case(payer) if payer.isupper() and len(payer) > 4 else payer, payer)
     return out
 
@@ -224,11 +227,76 @@ def _skip_noise(value: Value) -> Value:
 NOISE_CONFIDENCE = 0.3
 
 
+@cache
+def _other_party_headings() -> frozenset[tuple[str, ...]]:
+    data = json.loads((RULES / "labels.json").read_text(encoding="utf-8"))
+    return frozenset(tuple(h.split()) for h in data["other_party_headings"])
+
+
+def _is_heading(line: Line, labels: Sequence[Label]) -> bool:
+    """A section heading: a short line of words without digits or a value, that is not a row of labels."""
+    words = line.text.split()
+    if not words or len(words) > 6 or re.search(r"\d", line.text):
+        return False
+    covered = sum(label.end - label.first for label in labels if label.field != "other")
+    if labels and covered >= len(words):
+        return False  # "NAME RELATIONSHIP PHONE": labels of a boxed form, their values come below
+    letters = "".join(w for w in words if w.isalpha())
+    return line.text.rstrip().endswith(":") or (letters.isupper() and len(letters) >= 4)
+
+
+def not_the_patient(lines: Sequence[Line], pairs: Sequence[tuple[Label, Value]]) -> set[int]:
+    """Ids of lines that speak of someone or something else than the patient.
+
+    - the organisation's header: every row above the page's first written-out patient label
+      ("Sex:", "DOB:", or a row of a boxed form's labels; not a bare "Phone 555-..." in a letterhead);
+    - the letterhead (see ``letterhead``);
+    - sections headed "Emergency contact", "Next of kin", "Guarantor", "Referral", ... up to the
+      next heading: their names, phones and addresses belong to other people.
+    """
+    skip = letterhead(lines)
+    first_identity: dict[int, int] = {}
+    lex = lexicon()
+    for label, _value in pairs:
+        if label.field == "other":
+            continue
+        on_line = find_labels(label.line, lex)
+        label_row = sum(lab.end - lab.first for lab in on_line) >= len(label.line.words)
+        if label.closed or label_row:
+            page = label.line.page
+            first_identity[page] = min(first_identity.get(page, label.line.row), label.line.row)
+    heads = _other_party_headings()
+    # Headings seen on this page: (left edge, text height, speaks of someone else). A heading
+    # governs the lines of its own column only, so a two-column form's "In case of emergency"
+    # on the right does not take the patient's address on the left with it.
+    headings: list[tuple[int, int, bool]] = []
+    page = -1
+    for line in lines:
+        if line.page != page:
+            page, headings = line.page, []
+        if line.page in first_identity and line.row < first_identity[line.page]:
+            skip.add(id(line))
+            continue
+        height = max(1, line.box.y1 - line.box.y0)
+        if _is_heading(line, find_labels(line, lex)):
+            key = tuple(re.findall(r"[a-z0-9]+", line.text.lower()))
+            headings.append((line.box.x0, height, any(key[: len(h)] == h for h in heads)))
+            continue
+        mine = [h for h in headings if abs(line.box.x0 - h[0]) < COLUMN_REACH * h[1]]
+        if mine and mine[-1][2]:
+            skip.add(id(line))
+    return skip
+
+
+COLUMN_REACH = 12  # text heights: a line this close to a heading's left edge is in its column
+
+
 def candidates(lines: Sequence[Line]) -> list[Candidate]:
     lex = lexicon()
-    skip = letterhead(lines)
+    pairs = pair(lines, lex)
+    skip = not_the_patient(lines, pairs)
     found: list[Candidate] = []
-    for label, value in pair(lines, lex):
+    for label, value in pairs:
         if label.field != "other" and id(label.line) not in skip and id(value.line) not in skip:
             found.extend(_from_label(label, _skip_noise(value)))
     found.extend(_from_text([line for line in lines if id(line) not in skip]))

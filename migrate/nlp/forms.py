@@ -61,6 +61,7 @@ class Label:
     first: int  # word index where the label starts
     end: int  # word index after the label (and its colon/leader words)
     anchored: bool  # ends with ':' / '#' / leaders, or starts its line segment
+    closed: bool = False  # ends with ':' / '#' / '.' / leaders: written as a label, not a word in a sentence
 
     @property
     def box(self) -> Box:
@@ -130,7 +131,7 @@ def find_labels(line: Line, lex: Lexicon) -> list[Label]:
         anchored, end = _anchor_after(line, last_word)
         at_start = first == 0 or (labels and labels[-1].end == first)
         if anchored or at_start or field in LOOSE_FIELDS:
-            labels.append(Label(field, line, first, end, anchored or bool(at_start)))
+            labels.append(Label(field, line, first, end, anchored or bool(at_start), anchored))
             i += len(tokens)
             while i < len(subs) and subs[i][1] < end:
                 i += 1
@@ -173,7 +174,22 @@ def _value_below(
     line = lines[li]
     height = max(1, line.box.y1 - line.box.y0)
     left = label.box.x0 - height
-    right = next_label.box.x0 - height * 0.5 if next_label is not None else None
+    if next_label is None:
+        # The next label of a boxed form is often its own segment of the same row.
+        to_right = [
+            lab.box.x0
+            for lj, other in enumerate(lines)
+            if other.page == line.page and other.row == line.row and other.box.x0 > label.box.x1
+            for lab in by_line[lj][:1]
+            if lab.first == 0
+        ]
+        if to_right:
+            next_x = min(to_right)
+            right: float | None = next_x - height * 0.5
+        else:
+            right = None
+    else:
+        right = next_label.box.x0 - height * 0.5
     for lj in range(li + 1, min(len(lines), li + 8)):
         cand = lines[lj]
         if cand.page != line.page or cand.row == line.row:

@@ -122,3 +122,32 @@ def test_running_text_does_not_invent_names() -> None:
 def test_two_columns_stay_apart() -> None:
     lines = group_lines(1, page([[(50, "Sex: M"), (1400, "Referring Physician: Dr. Amy Ward")]]))
     assert [line.text for line in lines] == ["Sex: M", "Referring Physician: Dr. Amy Ward"]
+
+
+def test_other_party_sections_keep_to_their_column() -> None:
+    """An emergency contact box on the right does not take the patient's phone on the left."""
+    got = patient(
+        [
+            [(50, "Name: Reyes, Lena"), (900, "IN CASE OF EMERGENCY")],
+            [(50, "Street: 12 Oak Street"), (900, "Contact: Paul Reyes")],
+            [(50, "City: Salem"), (900, "Phone: (503) 555-0111")],
+            [(50, "Tel: 503.555.0142")],
+        ]
+    )
+    assert got["phone"] == "5035550142"
+    assert got["address_line"] == "12 Oak Street" and got["city"] == "Salem"
+
+
+def test_boxed_form_other_party_rows_are_not_the_patient() -> None:
+    got = patient(
+        [
+            [(50, "LAST NAME"), (500, "FIRST NAME")],
+            [(50, "Daniels"), (500, "Thomas")],
+            [(50, "PHONE")],
+            [(50, "419-555-0194")],
+            [(50, "EMERGENCY CONTACT")],
+            [(50, "NAME"), (500, "PHONE")],
+            [(50, "Nicholas Daniels"), (500, "330-555-0120")],
+        ]
+    )
+    assert (got["given_name"], got["family_name"], got["phone"]) == ("Thomas", "Daniels", "4195550194")
