@@ -25,7 +25,9 @@ from migrate.nlp.layout import Line, union
 from migrate.records import Box, FieldValue
 
 MAX_PHRASE_TOKENS = 12
-SKIP_DIAGNOSIS_SECTIONS = frozenset({"allergies", "medications"})
+# Reactions listed under allergies are not the patient's conditions; a medication list's
+# indications ("allopurinol for gout") are, so medication sections are read.
+SKIP_DIAGNOSIS_SECTIONS = frozenset({"allergies"})
 
 
 @dataclass
@@ -129,12 +131,14 @@ def _term_mentions(block: Block) -> list[tuple[int, int, terminology.Concept]]:
         hit = None
         for size in range(min(MAX_PHRASE_TOKENS, n - i), 0, -1):
             span = doc[i : i + size]
-            key = " ".join(span.text.lower().split())
+            key = terminology.phrase_key(span.text)
             concept = terms.phrases.get(key)
             if concept is None and size == 1:
                 following = doc[i + 1].text if i + 1 < n else ""
-                # "PE:" is a physical exam heading and "MS." a title, not the conditions.
-                if following not in (":", "."):
+                # "PE:" is a physical exam heading, "MS." a title and "MI" in "LAST NAME FIRST NAME
+                # MI" a form label: abbreviations count only in running text, not as labels.
+                line = block.line_at(span.start_char).text
+                if following not in (":", ".") and re.search(r"\b[a-z]{3,}\b", line):
                     concept = terms.abbreviations.get(span.text)
             if concept is not None:
                 hit = (span.start_char, span.end_char, concept, size)

@@ -19,6 +19,7 @@ import simple_icd_10_cm as icd
 RULES = Path(__file__).parent / "rules" / "diagnosis_terms.json"
 CODE = re.compile(r"\b([A-TV-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)\b")
 MIN_DESCRIPTION_WORDS = 2
+MIN_SINGLE_WORD = 7  # one-word descriptions ("dysuria", "syncope") only when long enough to be a term
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,14 @@ _DROP_WORDS = (
 _KEEP = str.maketrans({c: " " for c in '!"#$%&()*+,./:;<=>?@[\\]^_`{|}~'})
 
 
+_KEY_PUNCT = re.compile(r"[,;:()\[\]]")
+
+
+def phrase_key(text: str) -> str:
+    """How a phrase is looked up: lower case, list punctuation dropped, spaces collapsed."""
+    return " ".join(_KEY_PUNCT.sub(" ", text.lower()).split())
+
+
 def normalise_description(text: str) -> str:
     """ "Obstructive sleep apnea (adult) (pediatric)" -> "obstructive sleep apnea" (fast: runs 75,000 times)."""
     t = _PARENS.sub("", text).lower() if "(" in text else text.lower()
@@ -78,7 +87,7 @@ def load() -> Terminology:
             continue
         description = icd.get_description(code)
         phrase = normalise_description(description)
-        if len(phrase.split()) < MIN_DESCRIPTION_WORDS:
+        if len(phrase.split()) < MIN_DESCRIPTION_WORDS and len(phrase) < MIN_SINGLE_WORD:
             continue
         known = phrases.get(phrase)
         if known is None or len(code) < len(known.code):
@@ -89,7 +98,7 @@ def load() -> Terminology:
             continue
         concept = Concept(billable, icd.get_description(billable), "table")
         for term in terms:
-            t = term.lower()
+            t = phrase_key(term)
             if t in ambiguous or (len(t) <= 3 and " " not in t):
                 abbreviations[term.upper()] = concept
             else:
