@@ -76,6 +76,12 @@ def heading_of(line: Line) -> tuple[str | None, int]:
     if not m:
         return None, 0
     name = section_of(m.group(1))
+    if name is None and re.search(r"/|&|\band\b", m.group(1)):
+        # "Allergies / Reactions", "Medications & Allergies": the first named section leads.
+        for part in re.split(r"/|&|\band\b", m.group(1)):
+            name = section_of(part.strip())
+            if name is not None:
+                break
     if name is None:
         return None, 0
     rest = m.end()
@@ -84,26 +90,35 @@ def heading_of(line: Line) -> tuple[str | None, int]:
     return name, rest
 
 
+COLUMN_REACH = 12  # text heights: a line whose left edge is this close to a block's is in its column
+
+
 def blocks(lines: Sequence[Line]) -> list[Block]:
+    """Lines grouped into section blocks, column by column: a heading governs the lines below it
+    that start near its left edge, so the two columns of a page are read as separate text."""
     out: list[Block] = []
-    section: str | None = None
     page = -1
-    current: Block | None = None
+    columns: list[tuple[int, int, Block]] = []  # (left edge, text height, open block)
     for line in lines:
         if line.page != page:
-            page, section, current = line.page, None, None
+            page, columns = line.page, []
+        height = max(1, line.box.y1 - line.box.y0)
         name, rest = heading_of(line)
         if name is not None:
-            section = name
-            current = Block(line.page, section)
-            out.append(current)
+            block = Block(line.page, name)
+            out.append(block)
+            columns.append((line.box.x0, height, block))
             if rest < len(line.text):
-                current.add(line, rest)
+                block.add(line, rest)
             continue
-        if current is None:
-            current = Block(line.page, section)
-            out.append(current)
-        current.add(line)
+        mine = [c for c in columns if abs(line.box.x0 - c[0]) < COLUMN_REACH * c[1]]
+        if mine:
+            mine[-1][2].add(line)
+            continue
+        block = Block(line.page, None)
+        out.append(block)
+        columns.append((line.box.x0, height, block))
+        block.add(line)
     return [b for b in out if b.text.strip()]
 
 

@@ -785,7 +785,12 @@ def _allergy_scopes(page: _Page) -> Iterator[tuple[int, int, str]]:
             continue
         end = page.segment_end(e)
         end = min([end, *(c[0] for c in page.cues if c[2] != "allergy" and c[3] == "header" and e <= c[0] < end)])
-        covered.add(page.line_at(s))
+        li = page.line_at(s)
+        line_end = page.starts[li] + len(page.lines[li].text)
+        nxt = li + 1
+        if end > line_end and nxt < len(page.lines) and page.kinds[nxt] not in (None, "allergy"):
+            end = line_end  # the next line is known to be in another section (the other column)
+        covered.add(li)
         yield e, end, "allergy.cue"
     rows: dict[int, list[int]] = {}  # a table row may be several lines: one scope per row
     for i, line in enumerate(page.lines):
