@@ -99,27 +99,47 @@ def blocks(lines: Sequence[Line]) -> list[Block]:
     out: list[Block] = []
     page = -1
     columns: list[tuple[int, int, Block]] = []  # (left edge, text height, open block)
+    inline: set[int] = set()  # blocks opened by "Heading: text" on one line: they end with their sentence
+
+    def open_block(line: Line, section: str | None, height: int) -> Block:
+        block = Block(line.page, section)
+        out.append(block)
+        columns.append((line.box.x0, height, block))
+        return block
+
     for line in lines:
         if line.page != page:
             page, columns = line.page, []
         height = max(1, line.box.y1 - line.box.y0)
         name, rest = heading_of(line)
         if name is not None:
-            block = Block(line.page, name)
-            out.append(block)
-            columns.append((line.box.x0, height, block))
+            block = open_block(line, name, height)
             if rest < len(line.text):
                 block.add(line, rest)
+                inline.add(id(block))
+            continue
+        if _unknown_heading(line):
+            open_block(line, None, height).add(line)  # "Notes", "PLAN:": whatever it is, a new section
             continue
         mine = [c for c in columns if abs(line.box.x0 - c[0]) < COLUMN_REACH * c[1]]
         if mine:
-            mine[-1][2].add(line)
-            continue
-        block = Block(line.page, None)
-        out.append(block)
-        columns.append((line.box.x0, height, block))
-        block.add(line)
+            block = mine[-1][2]
+            ended = id(block) in inline and re.search(r"[.!?]\s*$", block.text) is not None
+            if not ended:
+                block.add(line)
+                continue
+        open_block(line, None, height).add(line)
     return [b for b in out if b.text.strip()]
+
+
+def _unknown_heading(line: Line) -> bool:
+    """A short line that reads as a heading ("Notes", "PLAN:", "Impression") though not a known one."""
+    words = line.text.split()
+    if not words or len(words) > 4 or re.search(r"\d", line.text):
+        return False
+    if line.text.rstrip().endswith(":"):
+        return True
+    return len(words) == 1 and words[0][:1].isupper() and words[0].isalpha() and len(words[0]) >= 4
 
 
 @cache
