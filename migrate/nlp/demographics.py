@@ -118,7 +118,7 @@ def _from_label(label: Label, value: Value) -> list[Candidate]:
             add("postal_code", csz3[2], csz3[2])
     elif f == "city":
         if re.fullmatch(r"[A-Za-z .'\-]{2,40}", text):
-            add("city", nz.name_case(text))
+            add("city", nz.place_name(text))
     elif f == "state":
         st = nz.parse_state(text.split(",")[0])
         if st:
@@ -266,10 +266,12 @@ def not_the_patient(lines: Sequence[Line], pairs: Sequence[tuple[Label, Value]])
             page = label.line.page
             first_identity[page] = min(first_identity.get(page, label.line.row), label.line.row)
     heads = _other_party_headings()
-    # Headings seen on this page: (left edge, text height, speaks of someone else). A heading
-    # governs the lines of its own column only, so a two-column form's "In case of emergency"
-    # on the right does not take the patient's address on the left with it.
-    headings: list[tuple[int, int, bool]] = []
+    # Headings seen on this page: (left edge, right end of its column, speaks of someone else).
+    # A heading governs from its left edge to the next thing printed on its own row (the heading
+    # of the column beside it) or the page edge: a two-column form's "In case of emergency" on
+    # the right does not take the patient's address on the left, while a full-width
+    # "Emergency contact" box governs all the boxes across the page under it.
+    headings: list[tuple[float, float, bool]] = []
     page = -1
     for line in lines:
         if line.page != page:
@@ -280,15 +282,14 @@ def not_the_patient(lines: Sequence[Line], pairs: Sequence[tuple[Label, Value]])
         height = max(1, line.box.y1 - line.box.y0)
         if _is_heading(line, find_labels(line, lex)):
             key = tuple(re.findall(r"[a-z0-9]+", line.text.lower()))
-            headings.append((line.box.x0, height, any(key[: len(h)] == h for h in heads)))
+            beside = [o.box.x0 for o in lines if o.page == line.page and o.row == line.row and o.box.x0 > line.box.x1]
+            right = float(min(beside)) - height if beside else float("inf")
+            headings.append((line.box.x0 - 2.0 * height, right, any(key[: len(h)] == h for h in heads)))
             continue
-        mine = [h for h in headings if abs(line.box.x0 - h[0]) < COLUMN_REACH * h[1]]
+        mine = [h for h in headings if h[0] <= line.box.x0 < h[1]]
         if mine and mine[-1][2]:
             skip.add(id(line))
     return skip
-
-
-COLUMN_REACH = 12  # text heights: a line this close to a heading's left edge is in its column
 
 
 def candidates(lines: Sequence[Line]) -> list[Candidate]:

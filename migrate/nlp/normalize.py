@@ -194,7 +194,7 @@ def parse_city_state_zip(text: str) -> tuple[str, str, str] | None:
     state = parse_state(m.group("state"))
     if state is None:
         return None
-    return name_case(m.group("city").strip(" ,")), state, m.group("zip")
+    return place_name(m.group("city")), state, m.group("zip")
 
 
 SUFFIXES = {"jr": "Jr.", "sr": "Sr.", "ii": "II", "iii": "III", "iv": "IV"}
@@ -202,6 +202,12 @@ TITLES = {"mr", "mrs", "ms", "miss", "dr", "mx"}
 CREDENTIALS = {"md", "do", "np", "pa", "rn", "dds", "phd", "facp", "pa-c", "aprn", "dnp"}
 PARTICLES = frozenset({"van", "von", "de", "del", "della", "da", "di", "la", "le", "st.", "mc", "mac"})
 NAME_TOKEN = re.compile(r"^[A-Za-z][A-Za-z'\-]*\.?$")
+
+
+def place_name(text: str) -> str:
+    """A city as printed, less OCR's stray full stops ("Lake. Karen"); "St. Louis" keeps its own."""
+    text = re.sub(r"\b([A-Za-z]{3,})\.(?=\s+[A-Z])", r"\1", text.strip(" ,"))
+    return name_case(" ".join(text.split()))
 
 
 def name_case(text: str) -> str:

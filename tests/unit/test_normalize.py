@@ -73,3 +73,9 @@ def test_states_and_providers() -> None:
     assert nz.parse_state("oh") == "OH" and nz.parse_state("New York") == "NY" and nz.parse_state("ZZ") is None
     assert nz.provider_name("MCDOWELL, MICHAEL MD") == "Dr. Michael Mcdowell"
     assert nz.provider_name("Jasmine Brown, MD") == "Dr. Jasmine Brown"
+
+
+def test_place_names_lose_stray_full_stops_only() -> None:
+    assert nz.place_name("Lake. Karen") == "Lake Karen"
+    assert nz.place_name("St. Louis") == "St. Louis"
+    assert nz.parse_city_state_zip("Lake. Karen, OH 43150") == ("Lake Karen", "OH", "43150")
