@@ -27,7 +27,9 @@ from migrate.records import Box, FieldValue
 MAX_PHRASE_TOKENS = 12
 # Reactions listed under allergies are not the patient's conditions; a medication list's
 # indications ("allopurinol for gout") are, so medication sections are read.
-SKIP_DIAGNOSIS_SECTIONS = frozenset({"allergies"})
+# Past surgical history names operations ("cataract extraction"), not current conditions.
+SKIP_DIAGNOSIS_SECTIONS = frozenset({"allergies", "past_surgical_history"})
+ALLERGY_SENTENCE = re.compile(r"\ballerg", re.I)
 
 
 @dataclass
@@ -226,11 +228,19 @@ def diagnosis_mentions(bs: Sequence[Block]) -> list[Mention]:
             line = block.line_at(s)
             if _is_procedure_line(line):
                 continue  # "Procedure: inguinal hernia repair" names what was done, not a diagnosis
+            if ALLERGY_SENTENCE.search(_sentence_before(block.text, s)):
+                continue  # "allergic to latex (contact dermatitis)": a reaction, not a condition
             side = _side(block.text, s, e)
             if side and concept.source != "code":
                 concept = terminology.lateralize(concept, side)
             mentions.append(Mention(concept, s, e, block, assess(block.text, s, e, section=block.section)))
     return mentions
+
+
+def _sentence_before(text: str, pos: int) -> str:
+    """The text of the sentence that ``pos`` is in, up to ``pos``."""
+    start = max(text.rfind(".", 0, pos), text.rfind(";", 0, pos), text.rfind("\n\n", 0, pos))
+    return text[start + 1 : pos]
 
 
 SIDE = re.compile(r"\b(right|left)\b", re.I)
@@ -255,22 +265,31 @@ def _procedure_labels() -> frozenset[tuple[str, ...]]:
     return frozenset(tuple(p.split()) for p in _rules()["procedure_labels"])
 
 
-def diagnoses(bs: Sequence[Block]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """One entry per code: negated only when every mention of it is negated; family history apart."""
+Entries = list[dict[str, Any]]
+
+
+def diagnoses(bs: Sequence[Block]) -> tuple[Entries, Entries, Entries]:
+    """One entry per code: negated only when every mention of it is negated. A relative's
+    conditions, and conditions only considered ("rule out MI", "screening for colorectal
+    cancer"), are kept apart: neither is asserted nor denied for the patient."""
     by_code: dict[str, list[Mention]] = {}
     family: dict[str, Mention] = {}
+    considered: dict[str, Mention] = {}
     for m in diagnosis_mentions(bs):
         if m.assertion.experiencer == "other":
             family.setdefault(m.concept.code, m)
-            continue
-        by_code.setdefault(m.concept.code, []).append(m)
-    out: list[dict[str, Any]] = []
+        elif m.assertion.temporality == "hypothetical" and not m.assertion.negated:
+            considered.setdefault(m.concept.code, m)
+        else:
+            by_code.setdefault(m.concept.code, []).append(m)
+    out: Entries = []
     for code, ms in by_code.items():
         affirmed = [m for m in ms if not m.assertion.negated]
         best = (affirmed or ms)[0]
         out.append(_diagnosis_entry(best, code, negated=not affirmed))
     fam = [_diagnosis_entry(m, code, negated=m.assertion.negated) for code, m in family.items()]
-    return out, fam
+    maybe = [_diagnosis_entry(m, code, negated=False) for code, m in considered.items() if code not in by_code]
+    return out, fam, maybe
 
 
 def _diagnosis_entry(m: Mention, code: str, *, negated: bool) -> dict[str, Any]:

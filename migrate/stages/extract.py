@@ -103,7 +103,7 @@ def extract(pages: Sequence[PageWords], *, today: date | None = None) -> dict[st
     lexicon()  # load rules once, before timing-sensitive loops
     patient, issues = demographics.resolve(demographics.candidates(lines))
     bs = clinical.blocks(lines)
-    dx, family = clinical.diagnoses(bs)
+    dx, family, considered = clinical.diagnoses(bs)
     sections = _section_for(lines)
 
     def section_of_line(line: Line) -> str | None:
@@ -123,6 +123,7 @@ def extract(pages: Sequence[PageWords], *, today: date | None = None) -> dict[st
         "encounters": dump(encounters),
         "diagnoses": dump(dx),
         "family_history": dump(family),
+        "considered": dump(considered),
         "procedures": dump(procedures),
         "medications": dump(meds),
         "allergies": dump(allergies),

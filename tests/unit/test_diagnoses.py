@@ -9,7 +9,7 @@ from tests.unit.test_extraction_layout import page
 
 def dx(rows: list[str]) -> tuple[dict[str, dict[str, object]], dict[str, dict[str, object]]]:
     lines = group_lines(1, page([[(50, r)] for r in rows]))
-    found, family = clinical.diagnoses(clinical.blocks(lines))
+    found, family, _considered = clinical.diagnoses(clinical.blocks(lines))
     return ({d["code"].value: d for d in found}, {d["code"].value: d for d in family})
 
 
@@ -50,3 +50,21 @@ def test_laterality_picks_the_sided_code() -> None:
 def test_physical_exam_heading_is_not_pulmonary_embolism() -> None:
     found, _ = dx(["PE: lungs clear, heart regular."])
     assert "I26.99" not in found
+
+
+def test_reactions_and_considered_conditions_are_not_diagnoses() -> None:
+    lines = group_lines(
+        1,
+        page(
+            [
+                [(50, "She reports allergies to latex (contact dermatitis).")],
+                [(50, "Indication: screening for colorectal cancer.")],
+                [(50, "Rule out pneumonia. Hypertension is stable.")],
+            ]
+        ),
+    )
+    found, _family, considered = clinical.diagnoses(clinical.blocks(lines))
+    codes = {d["code"].value for d in found}
+    assert "I10" in codes
+    assert "L30.9" not in codes and "L25.9" not in codes  # the latex reaction
+    assert "J18.9" not in codes and "J18.9" in {d["code"].value for d in considered}
