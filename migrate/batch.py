@@ -228,28 +228,19 @@ def process_documents(
         results[doc_id] = result
         observer.document_done(result)
 
-    def follow_up(outcome: PageOutcome | DocumentResult) -> list[PageTask]:
-        if isinstance(outcome, DocumentResult):  # a finishing task run by a distributed executor
-            if outcome.document_id is not None:
-                results[outcome.document_id] = outcome
-                observer.document_done(outcome)
-            return []
+    work = partial(pipeline.process_page, settings=settings)
+    for outcome in executor.map_unordered(work, tasks()):
         observer.page_done(outcome)
         doc_id = outcome.document_id
         if outcome.error_code:
             if doc_id not in failed:
                 fail(doc_id, outcome.error_code, outcome.error_message or outcome.error_code)
-            return []
+            continue
         if doc_id in failed:
-            return []
+            continue
         remaining[doc_id] -= 1
         if remaining[doc_id] == 0:
             finish(doc_id)
-        return []
-
-    work = partial(pipeline.run_task, settings=settings)
-    for _ in executor.run(work, tasks(), follow_up):
-        pass
     return [results[d] for d in by_id if d in results]
 
 

@@ -34,7 +34,6 @@ app.add_typer(nlp_app, name="nlp")
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
-log = logging.getLogger("chartmigrate")
 
 DbOpt = Annotated[
     str | None, typer.Option("--db", help="SQLAlchemy URL (default: CHARTMIGRATE_DB or SQLite under the data folder)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Protocol, TypeVar
@@ -15,11 +14,9 @@ R = TypeVar("R")
 
 
 class Executor(Protocol):
-    def run(
-        self, fn: Callable[[T], R], items: Iterable[T], follow_up: Callable[[R], Iterable[T]] | None = None
-    ) -> Iterator[R]:
-        """Results as they complete. Items are pulled lazily so memory stays bounded; each result
-        may produce follow-up items (a document's last page -> its finishing task), run first."""
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """Results as they complete; items are pulled lazily so memory stays bounded and the
+        caller may still be producing them (a batch takes files in while pages are OCR'd)."""
         ...
 
     def close(self) -> None: ...
@@ -29,23 +26,9 @@ class SerialExecutor:
     def __init__(self) -> None:
         tesseract.single_threaded()
 
-    def run(
-        self, fn: Callable[[T], R], items: Iterable[T], follow_up: Callable[[R], Iterable[T]] | None = None
-    ) -> Iterator[R]:
-        queue: deque[T] = deque()
-        source = iter(items)
-        while True:
-            if queue:
-                item = queue.popleft()
-            else:
-                try:
-                    item = next(source)
-                except StopIteration:
-                    return
-            result = fn(item)
-            yield result
-            if follow_up is not None:
-                queue.extend(follow_up(result))
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        for item in items:
+            yield fn(item)
 
     def close(self) -> None:
         pass
@@ -63,35 +46,22 @@ class PoolExecutor:
         ctx = multiprocessing.get_context("forkserver")
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
 
-    def run(
-        self, fn: Callable[[T], R], items: Iterable[T], follow_up: Callable[[R], Iterable[T]] | None = None
-    ) -> Iterator[R]:
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         pending: set[Future[R]] = set()
-        queue: deque[T] = deque()
         source = iter(items)
         window = self.workers * 2
         exhausted = False
         while True:
-            while len(pending) < window:
-                if queue:
-                    item = queue.popleft()
-                elif not exhausted:
-                    try:
-                        item = next(source)
-                    except StopIteration:
-                        exhausted = True
-                        continue
-                else:
-                    break
-                pending.add(self._pool.submit(fn, item))
+            while not exhausted and len(pending) < window:
+                try:
+                    pending.add(self._pool.submit(fn, next(source)))
+                except StopIteration:
+                    exhausted = True
             if not pending:
                 return
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                result = fut.result()
-                yield result
-                if follow_up is not None:
-                    queue.extend(follow_up(result))
+                yield fut.result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

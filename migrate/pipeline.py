@@ -26,7 +26,6 @@ from migrate.records import (
     DocumentResult,
     DocumentStatus,
     DraftStatus,
-    FinishTask,
     MediaType,
     OcrPage,
     PageOutcome,
@@ -234,10 +233,3 @@ def finish_document(document_id: int, settings: Settings) -> DocumentResult:
         doc.error_code = doc.error_message = None
         session.commit()
         return result(DocumentStatus.DONE.value)
-
-
-def run_task(task: PageTask | FinishTask, settings: Settings) -> PageOutcome | DocumentResult:
-    """Worker entry point for every kind of task."""
-    if isinstance(task, FinishTask):
-        return finish_document(task.document_id, settings)
-    return process_page(task, settings)

@@ -115,13 +115,6 @@ class PageTask:
 
 
 @dataclass(frozen=True, slots=True)
-class FinishTask:
-    """All pages of a document are stored: assemble its PDF and extract its draft."""
-
-    document_id: int
-
-
-@dataclass(frozen=True, slots=True)
 class OcrPage:
     number: int
     width: int

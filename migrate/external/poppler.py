@@ -81,58 +81,52 @@ def info(path: Path) -> PdfInfo:
     return PdfInfo(pages=count, page_sizes_pt=tuple(sizes))
 
 
-def page_image(path: Path, page: int) -> tuple[np.ndarray, int] | None:
-    """The page's scan as stored in the PDF, when the page is exactly one upright full-page image.
+def _image_rows(path: Path, page: int) -> list[list[str]] | None:
+    """`pdfimages -list` rows of one page, or None when poppler cannot list it."""
+    proc = _run(["pdfimages", "-list", "-f", str(page), "-l", str(page), str(path)])
+    if proc.returncode != 0:
+        return None
+    return [ln.split() for ln in proc.stdout.decode("utf-8", "replace").splitlines()[2:] if ln.strip()]
 
-    Copying the embedded image out (JPEG as it is) is ~25x faster than rendering the page and
-    gives the same pixels; anything less simple (several images, a rotated page or placement,
-    vector content on top) returns None and is rendered instead.
+
+def page_image(path: Path, page: int) -> tuple[np.ndarray | None, int | None]:
+    """The page's scan as stored in the PDF, and its resolution.
+
+    When the page is exactly one upright full-page image, that image is copied out (JPEG as it
+    is): ~25x faster than rendering the page, with the same pixels. Anything less simple (several
+    images, a rotated page or placement, vector content on top) gives no image, only the scan's
+    resolution when there is one image, so the caller renders the page at that resolution.
     """
-    listing = _run(["pdfimages", "-list", "-f", str(page), "-l", str(page), str(path)])
-    details = _run(["pdfinfo", "-f", str(page), "-l", str(page), str(path)])
-    if listing.returncode != 0 or details.returncode != 0:
-        return None
-    rows = [ln.split() for ln in listing.stdout.decode("utf-8", "replace").splitlines()[2:] if ln.strip()]
-    if len(rows) != 1 or len(rows[0]) < 14 or rows[0][2] != "image":
-        return None
-    text = details.stdout.decode("utf-8", "replace")
-    size = _SIZE.search(text)
-    rot = re.search(r"Page\s+\d+\s+rot:\s*(\d+)", text)
-    if size is None or (rot and rot.group(1) != "0"):
-        return None
+    rows = _image_rows(path, page)
+    if not rows or len(rows) != 1 or len(rows[0]) < 14 or rows[0][2] != "image":
+        return None, None
     try:
         width, height = int(rows[0][3]), int(rows[0][4])
         xppi, yppi = float(rows[0][12]), float(rows[0][13])
     except ValueError:
-        return None
+        return None, None
+    dpi = round((xppi + yppi) / 2)
+    details = _run(["pdfinfo", "-f", str(page), "-l", str(page), str(path)])
+    if details.returncode != 0:
+        return None, dpi
+    text = details.stdout.decode("utf-8", "replace")
+    size = _SIZE.search(text)
+    rot = re.search(r"Page\s+\d+\s+rot:\s*(\d+)", text)
+    if size is None or (rot and rot.group(1) != "0"):
+        return None, dpi
     page_w, page_h = float(size.group(1)), float(size.group(2))
     fits = abs(width / xppi * 72 - page_w) < page_w * 0.02 and abs(height / yppi * 72 - page_h) < page_h * 0.02
     if not fits or abs(xppi - yppi) > 1:
-        return None
+        return None, dpi
     with tempfile.TemporaryDirectory(prefix="cm-img-") as tmp:
         proc = _run(["pdfimages", "-j", "-f", str(page), "-l", str(page), str(path), str(Path(tmp) / "img")])
         files = sorted(Path(tmp).iterdir())
         if proc.returncode != 0 or len(files) != 1:
-            return None
+            return None, dpi
         gray = cv2.imread(str(files[0]), cv2.IMREAD_GRAYSCALE)
     if gray is None or gray.shape != (height, width) or float(gray.mean()) < 100:
-        return None  # unreadable, or likely drawn inverted through a decode array: render instead
-    return gray, round(xppi)
-
-
-def scan_dpi(path: Path, page: int) -> int | None:
-    """Resolution of the page's scan when the page is one embedded image (a scanned page)."""
-    proc = _run(["pdfimages", "-list", "-f", str(page), "-l", str(page), str(path)])
-    if proc.returncode != 0:
-        return None
-    rows = [ln.split() for ln in proc.stdout.decode("utf-8", "replace").splitlines()[2:] if ln.strip()]
-    images = [r for r in rows if len(r) > 13 and r[2] == "image"]
-    if len(images) != 1:
-        return None
-    try:
-        return round((float(images[0][12]) + float(images[0][13])) / 2)
-    except ValueError:
-        return None
+        return None, dpi  # unreadable, or likely drawn inverted through a decode array: render instead
+    return gray, dpi
 
 
 def render(path: Path, page: int, dpi: int) -> np.ndarray:

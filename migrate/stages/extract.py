@@ -15,7 +15,7 @@ from typing import Any
 
 from migrate.nlp import clinical, demographics, medications
 from migrate.nlp import normalize as nz
-from migrate.nlp.forms import RULES, lexicon
+from migrate.nlp.forms import RULES
 from migrate.nlp.layout import Line, group_lines
 from migrate.records import FieldValue, Word
 
@@ -100,7 +100,6 @@ def extract(pages: Sequence[PageWords], *, today: date | None = None) -> dict[st
     lines: list[Line] = []
     for page in sorted(pages, key=lambda p: p.number):
         lines.extend(group_lines(page.number, page.words))
-    lexicon()  # load rules once, before timing-sensitive loops
     patient, issues = demographics.resolve(demographics.candidates(lines))
     bs = clinical.blocks(lines)
     dx, family, considered = clinical.diagnoses(bs)

@@ -83,10 +83,10 @@ def _dpi(img: Image.Image) -> int:
 def load_page(path: Path, media: MediaType, number: int, settings: Settings) -> PageImage:
     """Only this page is decoded."""
     if media is MediaType.PDF:
-        scanned = poppler.page_image(path, number)
-        if scanned is not None:
-            return PageImage(*scanned)
-        dpi = poppler.scan_dpi(path, number) or settings.render_dpi
+        scan, scan_dpi = poppler.page_image(path, number)
+        if scan is not None and scan_dpi is not None:
+            return PageImage(scan, scan_dpi)
+        dpi = scan_dpi or settings.render_dpi
         dpi = min(max(dpi, 150), 600)
         return PageImage(poppler.render(path, number, dpi), dpi)
     img = _open_image(path, settings)
