@@ -395,8 +395,98 @@ def _best_reading(value: FieldValue, readings: Sequence[FieldValue]) -> FieldVal
 CPT = re.compile(r"\bCPT(?:\s*code)?[:#\s]*([0-9]{5})\b", re.I)
 
 
-def procedures(lines: Sequence[Line], encounter_list: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Procedures named after a procedure label, with the page's encounter date and a printed CPT code."""
+BULLET = re.compile(r"^\s*(?:[-*\u2022\u00b7>]|\d{1,2}[.)])\s+")
+NOT_AN_OPERATION = re.compile(
+    r"^(?:none|no(?:ne)?\s+(?:prior\s+)?(?:surger(?:y|ies)|operations?)|denies|n/?a|unknown)\b", re.I
+)
+DATE_GLUE = re.compile(r"^[\s,;:\-\u2013(]*(?:in|on|dated?)?[\s(]*$", re.I)
+
+
+def _history_items(block: Block) -> list[tuple[int, int]]:
+    """Spans of ``block.text`` that are one listed operation each: bullets or numbered lines,
+    else items separated by semicolons, else one per line."""
+    text = block.text
+    lines = [(s, s + len(t)) for s, t in zip(_line_offsets(text), text.split("\n"), strict=True)]
+    if any(BULLET.match(text[a:b]) for a, b in lines):
+        items: list[list[int]] = []
+        for a, b in lines:
+            m = BULLET.match(text[a:b])
+            if m or not items:
+                items.append([a + (m.end() if m else 0), b])
+            else:
+                items[-1][1] = b  # a wrapped line continues its item
+        return [(a, b) for a, b in items]
+    if ";" in text:
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        for part in text.split(";"):
+            spans.append((pos, pos + len(part)))
+            pos += len(part) + 1
+        return spans
+    return lines
+
+
+def _line_offsets(text: str) -> list[int]:
+    out, pos = [], 0
+    for part in text.split("\n"):
+        out.append(pos)
+        pos += len(part) + 1
+    return out
+
+
+def history_procedures(block_list: Sequence[Block]) -> list[dict[str, Any]]:
+    """Operations listed under a surgical history heading ("PSH: tonsillectomy 09/03/1992;
+    appendectomy (2001)"), each with its date when one is written."""
+    out: list[dict[str, Any]] = []
+    for block in block_list:
+        if block.section != "past_surgical_history":
+            continue
+        for a, b in _history_items(block):
+            raw = block.text[a:b]
+            lead = len(raw) - len(raw.lstrip(" \n-\u2013*\u2022"))
+            a, raw = a + lead, raw[lead:]
+            when: FieldValue | None = None
+            m = nz.DATE_PATTERN.search(raw)
+            d = nz.parse_date(m.group(1), past_only=True) if m else None
+            name_end = len(raw)
+            if m and d and nz.date_valid(d) is None:
+                box, ocr = block.locate(a + m.start(1), a + m.end(1))
+                if box is not None:
+                    when = FieldValue(
+                        d.isoformat(), 0.9 * ocr, box_page(block, a + m.start(1)), box, "section:surgical_history"
+                    )
+                before, after = raw[: m.start()], raw[m.end() :]
+                # The date is written after the operation ("appendectomy - 2001", "(06/22/2001)") or before it.
+                if before.strip(" -,;:(\u2013\n"):
+                    name_end = m.start()
+                    while name_end > 0 and DATE_GLUE.match(raw[name_end - 1 : m.start()]):
+                        name_end -= 1
+                else:
+                    a, raw = a + m.end(), after
+                    name_end = len(raw)
+            name = " ".join(raw[:name_end].split()).strip(" -,;:.(\u2013")
+            if len(re.findall(r"[A-Za-z]", name)) < 4 or NOT_AN_OPERATION.match(name) or len(name) > 80:
+                continue
+            start = a + raw.find(name.split()[0])
+            box, ocr = block.locate(start, start + len(raw[:name_end].rstrip(" -,;:(\u2013")))
+            entry: dict[str, Any] = {
+                "text": FieldValue(name.lower(), 0.8 * ocr, block.page, box, "section:surgical_history")
+            }
+            if when is not None:
+                entry["date"] = when
+            out.append(entry)
+    return out
+
+
+def box_page(block: Block, pos: int) -> int:
+    return block.line_at(pos).page
+
+
+def procedures(
+    lines: Sequence[Line], encounter_list: Sequence[dict[str, Any]], block_list: Sequence[Block] = ()
+) -> list[dict[str, Any]]:
+    """Procedures named after a procedure label, with the page's encounter date and a printed CPT
+    code, and operations listed under a surgical history heading with their own dates."""
     out: list[dict[str, Any]] = []
     dates = {fv["date"].page: fv["date"] for fv in encounter_list if "date" in fv}
     for i, label_line in enumerate(lines):
@@ -420,4 +510,9 @@ def procedures(lines: Sequence[Line], encounter_list: Sequence[dict[str, Any]]) 
         if line.page in dates:
             entry["date"] = dates[line.page]
         out.append(entry)
+    seen = {str(e["text"].value) for e in out}
+    for entry in history_procedures(block_list):
+        if str(entry["text"].value) not in seen:
+            seen.add(str(entry["text"].value))
+            out.append(entry)
     return out

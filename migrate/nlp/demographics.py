@@ -85,14 +85,11 @@ def _from_label(label: Label, value: Value) -> list[Candidate]:
         s = nz.parse_sex(text.split()[0] if text.split() else "")
         if s:
             add("sex", s, text.split()[0])
-    elif f == "chart_number":
-        m = TOKEN_ID.search(text)
+    elif f in ("chart_number", "insurance_member_id"):
+        # OCR splits an identifier at its hyphens: "7H8 -X2-EP22".
+        m = TOKEN_ID.search(re.sub(r"(?<=\w)\s*-\s*(?=\w)", "-", text))
         if m:
-            add("chart_number", m.group(0).upper(), m.group(0))
-    elif f == "insurance_member_id":
-        m = TOKEN_ID.search(text)
-        if m:
-            add("insurance_member_id", m.group(0).upper(), m.group(0))
+            add(f, m.group(0).upper(), m.group(0))
     elif f == "phone":
         m = re.search(r"\(?\d{3}\)?[\s.\-]*\d{3}[\s.\-]*\d{4}", text)
         p = nz.parse_phone(m.group(0)) if m else None
@@ -180,7 +177,22 @@ def _from_text(lines: Sequence[Line]) -> list[Candidate]:
                 out.append(
                     Candidate("sex", _fv(sex, line, m.start("title"), m.end("title"), WEAK_CERTAINTY, "text:title"))
                 )
+        for m in DESCRIBED_AS.finditer(line.text):
+            sex = nz.parse_sex(m.group("noun"))
+            if sex:
+                s, e = m.start("noun"), m.end("noun")
+                # A clinical description, not the registered sex: a hint for the reviewer only.
+                out.append(Candidate("hint:sex", _fv(sex, line, s, e, WEAK_CERTAINTY, "text:described_as")))
     return out
+
+
+# How a note introduces its patient: "22-year-old woman presents", "67 yo male", "a female patient".
+DESCRIBED_AS = re.compile(
+    r"(?:\b\d{1,3}[\s-]*(?:years?|yrs?|y)[\s-]*(?:old|o)\.?|\bthis|\bthe|\ba)\s+"
+    r"(?:(?:pleasant|healthy|obese|elderly|young|white|black|hispanic|asian|caucasian)\s+)*"
+    r"(?P<noun>woman|man|female|male|lady|gentleman|girl|boy)\b(?!\s+(?:partner|relative|friend|sibling|child))",
+    re.I,
+)
 
 
 PHONE_LIKE = re.compile(r"\(?\b\d{3}\)?[\s.\-]*\d{3}[\s.\-]*\d{4}\b")
@@ -316,7 +328,7 @@ def resolve(cands: Sequence[Candidate]) -> tuple[dict[str, FieldValue], list[dic
     patient: dict[str, FieldValue] = {}
     issues: list[dict[str, str]] = []
     for fname, group in by_field.items():
-        if fname.startswith("invalid:"):
+        if fname.startswith(("invalid:", "hint:")):
             continue
         votes: dict[str, list[FieldValue]] = {}
         for c in group:
@@ -344,7 +356,20 @@ def resolve(cands: Sequence[Candidate]) -> tuple[dict[str, FieldValue], list[dic
                         "message": f"{fname.replace('_', ' ')} differs between page {best.page} and page {other.page}",
                     }
                 )
+    hinted: set[str] = set()
     for c in cands:
+        if c.field.startswith("hint:"):
+            fname = c.field.split(":", 1)[1]
+            if fname not in patient and fname not in hinted:
+                hinted.add(fname)
+                issues.append(
+                    {
+                        "field": f"patient.{fname}",
+                        "kind": "missing",
+                        "message": f"no {fname.replace('_', ' ')} recorded; the text on page {c.value.page} "
+                        f"describes the patient as {c.value.value}",
+                    }
+                )
         if c.field.startswith("invalid:"):
             fname = c.field.split(":", 1)[1]
             if fname not in patient:

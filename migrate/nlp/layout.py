@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from migrate.records import Box, Word
 
@@ -69,6 +69,7 @@ def group_lines(page: int, words: Sequence[Word]) -> list[Line]:
     because on a page they read as one line. A wide horizontal gap still splits a line into
     separate segments so two text columns are not glued into one sentence.
     """
+    words = mark_leaders(words)
     if not words:
         return []
     heights = sorted(w.box.y1 - w.box.y0 for w in words)
@@ -98,4 +99,23 @@ def group_lines(page: int, words: Sequence[Word]) -> list[Line]:
     return lines
 
 
+def mark_leaders(words: Sequence[Word]) -> list[Word]:
+    """Words OCR made of dotted leaders ("NAME ..........: value" read as "NAME wee eeee ce")
+    become "...": they are much shorter than the page's text and read with almost no
+    confidence. Kept as leaders, they still close the label before them and bridge the gap
+    to its value."""
+    sure = sorted(w.box.y1 - w.box.y0 for w in words if w.confidence >= LEADER_CONFIDENCE)
+    if not sure:
+        return list(words)
+    text_h = sure[len(sure) // 2]
+    out: list[Word] = []
+    for w in words:
+        if w.confidence < LEADER_CONFIDENCE and (w.box.y1 - w.box.y0) < text_h * LEADER_HEIGHT:
+            w = replace(w, text="...")
+        out.append(w)
+    return out
+
+
+LEADER_CONFIDENCE = 0.5
+LEADER_HEIGHT = 0.45  # dots sit on the baseline: a leader "word" is under half a text line high
 COLUMN_GAP = 6.0  # a gap wider than this many text heights separates two columns

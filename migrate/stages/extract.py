@@ -19,7 +19,7 @@ from migrate.nlp.forms import RULES
 from migrate.nlp.layout import Line, group_lines
 from migrate.records import FieldValue, Word
 
-EXTRACTOR_VERSION = "extract-1"
+EXTRACTOR_VERSION = "extract-2"
 PATIENT_FIELDS = (
     "given_name", "middle_name", "family_name", "name_suffix", "birth_date", "sex", "chart_number",
     "address_line", "city", "state", "postal_code", "phone", "insurance_payer", "insurance_member_id",
@@ -41,11 +41,15 @@ def _sex_specific() -> dict[str, tuple[str, ...]]:
 
 
 def _checks(
-    patient: dict[str, FieldValue], dx: list[dict[str, Any]], encounters: list[dict[str, Any]], today: date
+    patient: dict[str, FieldValue],
+    dx: list[dict[str, Any]],
+    encounters: list[dict[str, Any]],
+    today: date,
+    known: Sequence[dict[str, str]] = (),
 ) -> list[dict[str, str]]:
     issues: list[dict[str, str]] = []
     for fname in REQUIRED:
-        if fname not in patient:
+        if fname not in patient and not any(i["field"] == f"patient.{fname}" for i in known):
             issues.append(
                 {"field": f"patient.{fname}", "kind": "missing", "message": f"no {fname.replace('_', ' ')} found"}
             )
@@ -111,8 +115,8 @@ def extract(pages: Sequence[PageWords], *, today: date | None = None) -> dict[st
     meds = medications.find_medications(lines, section_of=section_of_line)
     allergies, nkda = medications.find_allergies(lines, section_of=section_of_line)
     encounters = clinical.encounters(lines)
-    procedures = clinical.procedures(lines, encounters)
-    issues.extend(_checks(patient, dx, encounters, today))
+    procedures = clinical.procedures(lines, encounters, bs)
+    issues.extend(_checks(patient, dx, encounters, today, issues))
 
     def dump(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{k: (v.as_dict() if isinstance(v, FieldValue) else v) for k, v in e.items()} for e in entries]

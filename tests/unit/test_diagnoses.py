@@ -68,3 +68,42 @@ def test_reactions_and_considered_conditions_are_not_diagnoses() -> None:
     assert "I10" in codes
     assert "L30.9" not in codes and "L25.9" not in codes  # the latex reaction
     assert "J18.9" not in codes and "J18.9" in {d["code"].value for d in considered}
+
+
+def procs(rows: list[str]) -> list[tuple[str, object]]:
+    lines = group_lines(1, page([[(50, r)] for r in rows]))
+    found = clinical.procedures(lines, [], clinical.blocks(lines))
+    return [(str(p["text"].value), p["date"].value if "date" in p else None) for p in found]
+
+
+def test_surgical_history_lists_become_dated_procedures() -> None:
+    # Items separated by semicolons, wrapped over two lines, date after the operation.
+    assert procs(
+        ["PSH: tonsillectomy 09/03/1992; lap cholecystectomy 03/10/2006; laparoscopic", "appendectomy 2011-05-02"]
+    ) == [
+        ("tonsillectomy", "1992-09-03"),
+        ("lap cholecystectomy", "2006-03-10"),
+        ("laparoscopic appendectomy", "2011-05-02"),
+    ]
+    # A bulleted list under its heading, dates in parentheses or after a dash, one undated.
+    assert procs(
+        [
+            "Past Surgical History:",
+            "- cesarean delivery - 22 Jul 2003",
+            "- total knee arthroplasty (02/02/2014)",
+            "- tonsillectomy as a child",
+        ]
+    ) == [
+        ("cesarean delivery", "2003-07-22"),
+        ("total knee arthroplasty", "2014-02-02"),
+        ("tonsillectomy as a child", None),
+    ]
+    # A date written first.
+    assert procs(["Surgical history:", "03/12/2014 right hip arthroplasty"]) == [
+        ("right hip arthroplasty", "2014-03-12")
+    ]
+
+
+def test_no_prior_surgery_is_not_a_procedure() -> None:
+    assert procs(["Past surgical history: none"]) == []
+    assert procs(["PSH: No prior surgeries."]) == []

@@ -151,3 +151,39 @@ def test_boxed_form_other_party_rows_are_not_the_patient() -> None:
         ]
     )
     assert (got["given_name"], got["family_name"], got["phone"]) == ("Thomas", "Daniels", "4195550194")
+
+
+def test_dotted_leaders_read_as_junk_still_lead_to_the_value() -> None:
+    """OCR reads a dotted leader as short, unsure letters ("wee eeee"); the value after it,
+    across a gap wider than a column gap, is still the label's."""
+    words = words_at("ADDRESS", 50, 100)
+    # Leader dots: a quarter of the text height, sitting on the baseline, almost no confidence.
+    x = 140
+    for junk in ("wee", "eeee", "ce", "eeeeeeeeeee", "eeeeeeeeeeee", "eeeeeeeeeee"):
+        words.append(Word(junk, 0.02, Box(x, 100 + LINE_H - 6, x + len(junk) * CHAR_W, 100 + LINE_H), 1, 1, 1, 1))
+        x += (len(junk) + 1) * CHAR_W
+    words += words_at("90422 JASON COVES", x + 20, 100)
+    words += words_at("TELEPHONE:", 50, 140) + words_at("350-371-2580", 170, 140)
+    lines = group_lines(1, words)
+    assert [ln.text for ln in lines if ln.row == 0] == ["ADDRESS ... ... ... ... ... ... 90422 JASON COVES"]
+    fields, _ = demographics.resolve(demographics.candidates(lines))
+    assert fields["address_line"].value == "90422 JASON COVES"
+    assert fields["phone"].value == "3503712580"
+
+
+def test_identifier_split_at_its_hyphen_by_ocr() -> None:
+    got = patient([[(50, "SUBSCRIBER ID: 7H8 -X2-EP22")], [(50, "CHART NO: C1932 - 85")]])
+    assert got["insurance_member_id"] == "7H8-X2-EP22"
+    assert got["chart_number"] == "C1932-85"
+
+
+def test_narrative_sex_is_a_hint_not_the_recorded_sex() -> None:
+    lines = group_lines(1, page([[(50, "Name: Rivera, Ana")], [(50, "54-year-old woman presents for follow-up.")]]))
+    fields, issues = demographics.resolve(demographics.candidates(lines))
+    assert "sex" not in fields
+    assert [(i["field"], i["kind"]) for i in issues] == [("patient.sex", "missing")]
+    assert "describes the patient as F" in issues[0]["message"]
+    # A recorded sex wins and no hint is raised.
+    lines = group_lines(1, page([[(50, "Name: Rivera, Ana"), (600, "Sex: M")], [(50, "54-year-old woman presents.")]]))
+    fields, issues = demographics.resolve(demographics.candidates(lines))
+    assert fields["sex"].value == "M" and not issues
