@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import select
 
+from migrate.cli_mpi import mpi_app
 from migrate.errors import BadArguments, ChartmigrateError, ExitCode, NotFound
 from migrate.records import BatchSummary, DocumentResult, PageOutcome
 from migrate.settings import Settings, load_settings
@@ -31,6 +32,7 @@ nlp_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help
 export_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="Export stored data.")
 app.add_typer(export_app, name="export")
 app.add_typer(nlp_app, name="nlp")
+app.add_typer(mpi_app, name="mpi")
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)

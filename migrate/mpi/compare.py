@@ -1,0 +1,215 @@
+"""Graded comparison of candidate pairs, field by field, over whole arrays.
+
+Each comparison gives every pair a level: 0 is "missing" (one side empty: no evidence either
+way), then from worst to best agreement. Levels are what the Fellegi-Sunter model weighs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import process
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from migrate.mpi import normalize as nz
+from migrate.mpi.records import Ints, Records, Strs
+
+Levels = npt.NDArray[np.int8]
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    name: str
+    levels: tuple[str, ...]  # index 0 = missing, then worst to best
+
+    def level(self, label: str) -> int:
+        return self.levels.index(label)
+
+
+COMPARISONS = (
+    Comparison("given_name", ("missing", "disagree", "initial", "phonetic", "close", "nickname", "exact")),
+    Comparison("middle_name", ("missing", "disagree", "initial", "exact")),
+    Comparison("family_name", ("missing", "disagree", "phonetic", "shared_part", "close", "exact")),
+    Comparison("suffix", ("missing", "conflict", "agree")),
+    Comparison("birth_date", ("missing", "disagree", "year_only", "partial", "exact")),
+    Comparison("sex", ("missing", "disagree", "agree")),
+    # Address, postal code and phone move together (a household shares all three; a move changes
+    # all three): weighed as one comparison, they are not counted three times.
+    Comparison("contact", ("missing", "disagree", "same_area", "one_exact", "address_and_phone")),
+    Comparison("ssn", ("missing", "disagree", "close", "exact")),
+)
+BY_NAME = {c.name: c for c in COMPARISONS}
+JW_CLOSE = 0.9
+
+
+def _present(a: Strs, b: Strs) -> npt.NDArray[np.bool_]:
+    out: npt.NDArray[np.bool_] = (a != "") & (b != "")
+    return out
+
+
+def _jw(a: Strs, b: Strs) -> npt.NDArray[np.float32]:
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.float32)
+    return np.asarray(process.cpdist(list(a), list(b), scorer=JaroWinkler.normalized_similarity, workers=-1))
+
+
+def _edits(a: Strs, b: Strs) -> npt.NDArray[np.int32]:
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.int32)
+    return np.asarray(process.cpdist(list(a), list(b), scorer=OSA.distance, workers=-1))
+
+
+def _pairwise(fn: object, a: Strs, b: Strs) -> npt.NDArray[np.bool_]:
+    """A Python predicate over distinct value pairs only (few, compared with the pairs)."""
+    out = np.zeros(len(a), dtype=bool)
+    cache: dict[tuple[str, str], bool] = {}
+    for k, (x, y) in enumerate(zip(a, b, strict=True)):
+        key = (x, y)
+        hit = cache.get(key)
+        if hit is None:
+            hit = cache[key] = bool(fn(x, y))  # type: ignore[operator]
+        out[k] = hit
+    return out
+
+
+def _grade(present: npt.NDArray[np.bool_], rules: list[tuple[npt.NDArray[np.bool_], int]]) -> Levels:
+    """Level 1 (disagree) where present, raised by each rule in turn (later rules = better levels)."""
+    out = np.where(present, 1, 0).astype(np.int8)
+    for mask, level in rules:
+        out = np.where(present & mask & (out < level), level, out).astype(np.int8)
+    return out
+
+
+def _transposed_or_swapped(a: Ints, b: Ints) -> npt.NDArray[np.bool_]:
+    """Birth dates that differ by one typed digit, two swapped digits, or day and month swapped."""
+    sa = np.char.zfill(a.astype(str), 8)
+    sb = np.char.zfill(b.astype(str), 8)
+    ca = sa.view("U1").reshape(len(a), 8) if len(a) else np.zeros((0, 8), dtype="U1")
+    cb = sb.view("U1").reshape(len(b), 8) if len(b) else np.zeros((0, 8), dtype="U1")
+    diff = ca != cb
+    ndiff = diff.sum(axis=1)
+    one_digit = ndiff == 1
+    # Adjacent transposition: exactly two neighbouring positions differ, crosswise equal.
+    swap = np.zeros(len(a), dtype=bool)
+    for p in range(7):
+        swap |= (ndiff == 2) & diff[:, p] & diff[:, p + 1] & (ca[:, p] == cb[:, p + 1]) & (ca[:, p + 1] == cb[:, p])
+    ya, ma, da = a // 10000, (a // 100) % 100, a % 100
+    yb, mb, db = b // 10000, (b // 100) % 100, b % 100
+    day_month = (ya == yb) & (ma == db) & (da == mb)
+    out: npt.NDArray[np.bool_] = one_digit | swap | day_month
+    return out
+
+
+def compare(recs: Records, left: Ints, right: Ints) -> Levels:
+    """Levels (pairs x comparisons) for the pairs (left[k], right[k]) of ``recs``."""
+    n = len(left)
+    out = np.zeros((n, len(COMPARISONS)), dtype=np.int8)
+    if n == 0:
+        return out
+    col = {c.name: i for i, c in enumerate(COMPARISONS)}
+
+    ga, gb = recs.given[left], recs.given[right]
+    p = _present(ga, gb)
+    jw = _jw(ga, gb)
+    initial = p & ((np.char.str_len(ga.astype(str)) == 1) | (np.char.str_len(gb.astype(str)) == 1))
+    initial &= np.char.equal(
+        np.char.ljust(ga.astype(str), 1).astype("U1"), np.char.ljust(gb.astype(str), 1).astype("U1")
+    )
+    # Given and middle names written the other way round ("J Robert" / "Robert").
+    ma, mb = recs.middle[left], recs.middle[right]
+    fa, fb = recs.family[left], recs.family[right]
+    swapped = ((ga == mb) & (ga != "")) | ((gb == ma) & (gb != ""))
+    # Given name and surname entered in each other's boxes.
+    crossed = (ga == fb) & (fa == gb) & (ga != "") & (fa != "")
+    maybe_nick = p & (ga != gb) & (jw < JW_CLOSE)
+    nick = np.zeros(n, dtype=bool)
+    if maybe_nick.any():
+        nick[maybe_nick] = _pairwise(nz.nicknames_agree, ga[maybe_nick], gb[maybe_nick])
+    c = BY_NAME["given_name"]
+    out[:, col["given_name"]] = _grade(
+        p,
+        [
+            (initial, c.level("initial")),
+            ((recs.given_ph[left] == recs.given_ph[right]) | swapped, c.level("phonetic")),
+            ((jw >= JW_CLOSE) | crossed, c.level("close")),
+            (nick, c.level("nickname")),
+            (ga == gb, c.level("exact")),
+        ],
+    )
+
+    p = _present(ma, mb)
+    first_a = np.asarray([s[:1] for s in ma], dtype=object)
+    first_b = np.asarray([s[:1] for s in mb], dtype=object)
+    c = BY_NAME["middle_name"]
+    out[:, col["middle_name"]] = _grade(p, [(first_a == first_b, c.level("initial")), (ma == mb, c.level("exact"))])
+
+    p = _present(fa, fb)
+    jw = _jw(fa, fb)
+    shared = np.zeros(n, dtype=bool)
+    differ = np.flatnonzero(p & (fa != fb))
+    shared[differ] = [bool(set(recs.family_parts[left[k]]) & set(recs.family_parts[right[k]])) for k in differ]
+    c = BY_NAME["family_name"]
+    out[:, col["family_name"]] = _grade(
+        p,
+        [
+            (recs.family_ph[left] == recs.family_ph[right], c.level("phonetic")),
+            (shared, c.level("shared_part")),
+            ((jw >= JW_CLOSE) | crossed, c.level("close")),
+            (fa == fb, c.level("exact")),
+        ],
+    )
+
+    sa, sb = recs.suffix[left], recs.suffix[right]
+    c = BY_NAME["suffix"]
+    out[:, col["suffix"]] = np.where(
+        _present(sa, sb), np.where(sa == sb, c.level("agree"), c.level("conflict")), 0
+    ).astype(np.int8)
+
+    da, db = recs.dob[left], recs.dob[right]
+    p = (da > 0) & (db > 0)
+    c = BY_NAME["birth_date"]
+    out[:, col["birth_date"]] = _grade(
+        p,
+        [
+            (da // 10000 == db // 10000, c.level("year_only")),
+            (_transposed_or_swapped(da, db), c.level("partial")),
+            (da == db, c.level("exact")),
+        ],
+    )
+
+    xa, xb = recs.sex[left], recs.sex[right]
+    c = BY_NAME["sex"]
+    out[:, col["sex"]] = np.where(_present(xa, xb), np.where(xa == xb, c.level("agree"), c.level("disagree")), 0)
+
+    ha, hb = recs.house[left], recs.house[right]
+    ta, tb = recs.street[left], recs.street[right]
+    has_street = _present(ta, tb)
+    jw = _jw(ta, tb)
+    street_same = has_street & (ha == hb) & ((ta == tb) | (jw >= 0.9))
+    za, zb = recs.postal[left], recs.postal[right]
+    has_zip = _present(za, zb)
+    pa, pb = recs.phone[left], recs.phone[right]
+    has_phone = _present(pa, pb)
+    phone_same = has_phone & (pa == pb)
+    c = BY_NAME["contact"]
+    out[:, col["contact"]] = _grade(
+        has_street | has_zip | has_phone,
+        [
+            ((has_zip & (za == zb)) | (has_street & (jw >= 0.9)), c.level("same_area")),
+            (street_same | phone_same, c.level("one_exact")),
+            (street_same & phone_same, c.level("address_and_phone")),
+        ],
+    )
+
+    a, b = recs.ssn[left], recs.ssn[right]
+    p = _present(a, b)
+    c = BY_NAME["ssn"]
+    # Only the last four digits on one side: they agree when the other's end with them.
+    a4 = np.asarray([x[-4:] for x in a], dtype=object)
+    b4 = np.asarray([x[-4:] for x in b], dtype=object)
+    short = (np.char.str_len(a.astype(str)) == 4) | (np.char.str_len(b.astype(str)) == 4)
+    same = (a == b) | (short & (a4 == b4))
+    out[:, col["ssn"]] = _grade(p, [(_edits(a, b) <= 1, c.level("close")), (same, c.level("exact"))])
+    return out

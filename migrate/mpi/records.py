@@ -1,0 +1,110 @@
+"""Patient records as columns: each identity field normalised once into numpy arrays, so every
+comparison runs over whole arrays of candidate pairs instead of a Python loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from migrate.mpi import normalize as nz
+
+FIELDS = (
+    "id", "given_name", "middle_name", "family_name", "birth_date", "sex",
+    "address_line", "city", "state", "postal_code", "phone", "ssn",
+)  # fmt: skip
+
+Strs = npt.NDArray[np.object_]
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    ids: list[str]
+    given: Strs
+    middle: Strs
+    family: Strs
+    family_parts: list[tuple[str, ...]]
+    suffix: Strs
+    dob: Ints  # yyyymmdd, 0 when missing
+    sex: Strs
+    house: Strs
+    street: Strs
+    postal: Strs
+    phone: Strs
+    ssn: Strs
+    given_ph: Strs
+    family_ph: Strs
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, object]]) -> Records:
+        cols: dict[str, list[object]] = {k: [] for k in cls.__slots__}
+        for row in rows:
+            for key, value in normalise_row(row).items():
+                cols[key].append(value)
+        return cls(
+            ids=[str(v) for v in cols["ids"]],
+            family_parts=[p for p in cols["family_parts"] if isinstance(p, tuple)],
+            dob=np.asarray(cols["dob"], dtype=np.int64),
+            **{k: _strs(cols[k]) for k in cls.__slots__ if k not in ("ids", "family_parts", "dob")},
+        )
+
+    def take(self, idx: Ints) -> Records:
+        return Records(
+            ids=[self.ids[i] for i in idx],
+            family_parts=[self.family_parts[i] for i in idx],
+            dob=self.dob[idx],
+            **{k: getattr(self, k)[idx] for k in self.__slots__ if k not in ("ids", "family_parts", "dob")},
+        )
+
+    @classmethod
+    def concat(cls, a: Records, b: Records) -> Records:
+        return Records(
+            ids=a.ids + b.ids,
+            family_parts=a.family_parts + b.family_parts,
+            dob=np.concatenate([a.dob, b.dob]),
+            **{
+                k: np.concatenate([getattr(a, k), getattr(b, k)])
+                for k in cls.__slots__
+                if k not in ("ids", "family_parts", "dob")
+            },
+        )
+
+
+def _strs(values: list[object]) -> Strs:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def normalise_row(row: Mapping[str, object]) -> dict[str, object]:
+    def get(key: str) -> str:
+        v = row.get(key)
+        return "" if v is None else str(v)
+
+    n = nz.name(get("given_name"), get("middle_name"), get("family_name"))
+    d = nz.birth_date(get("birth_date"))
+    house, street = nz.address(get("address_line"))
+    sex = get("sex").strip().upper()[:1]
+    return {
+        "ids": get("id"),
+        "given": n.given,
+        "middle": n.middle,
+        "family": n.family,
+        "family_parts": n.family_parts,
+        "suffix": n.suffix,
+        "dob": d.year * 10000 + d.month * 100 + d.day if d else 0,
+        "sex": sex if sex in ("F", "M") else "",
+        "house": house,
+        "street": street,
+        "postal": nz.postal(get("postal_code")),
+        "phone": nz.phone(get("phone")),
+        "ssn": nz.ssn(get("ssn")),
+        "given_ph": nz.phonetic(n.given),
+        "family_ph": nz.phonetic(n.family.replace(" ", "")),
+    }
