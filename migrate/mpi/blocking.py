@@ -43,7 +43,7 @@ def key_values(recs: Records) -> dict[str, Strs]:
         "name_year": _join(recs.family_ph, year),
         "dob": dob,
         "phone": recs.phone,
-        "ssn_initial": _join(np.asarray([x[-4:] for x in recs.ssn], dtype=object), _first(recs.family)),
+        "ssn_initial": _join(recs.ssn4, _first(recs.family)),
         "zip_initial": _join(recs.postal, _first(recs.given)),
         "names": _join(recs.given_ph, recs.family_ph),
     }

@@ -61,19 +61,6 @@ def _edits(a: Strs, b: Strs) -> npt.NDArray[np.int32]:
     return np.asarray(process.cpdist(list(a), list(b), scorer=OSA.distance, workers=-1))
 
 
-def _pairwise(fn: object, a: Strs, b: Strs) -> npt.NDArray[np.bool_]:
-    """A Python predicate over distinct value pairs only (few, compared with the pairs)."""
-    out = np.zeros(len(a), dtype=bool)
-    cache: dict[tuple[str, str], bool] = {}
-    for k, (x, y) in enumerate(zip(a, b, strict=True)):
-        key = (x, y)
-        hit = cache.get(key)
-        if hit is None:
-            hit = cache[key] = bool(fn(x, y))  # type: ignore[operator]
-        out[k] = hit
-    return out
-
-
 def _grade(present: npt.NDArray[np.bool_], rules: list[tuple[npt.NDArray[np.bool_], int]]) -> Levels:
     """Level 1 (disagree) where present, raised by each rule in turn (later rules = better levels)."""
     out = np.where(present, 1, 0).astype(np.int8)
@@ -123,10 +110,12 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
     swapped = ((ga == mb) & (ga != "")) | ((gb == ma) & (gb != ""))
     # Given name and surname entered in each other's boxes.
     crossed = (ga == fb) & (fa == gb) & (ga != "") & (fa != "")
-    maybe_nick = p & (ga != gb) & (jw < JW_CLOSE)
     nick = np.zeros(n, dtype=bool)
-    if maybe_nick.any():
-        nick[maybe_nick] = _pairwise(nz.nicknames_agree, ga[maybe_nick], gb[maybe_nick])
+    slots = [getattr(recs, f"nick{i}") for i in range(nz.NICK_SLOTS)]
+    for sa in slots:
+        ka = sa[left]
+        for sb in slots:
+            nick |= (ka == sb[right]) & (ka != "")
     c = BY_NAME["given_name"]
     out[:, col["given_name"]] = _grade(
         p,
@@ -140,16 +129,16 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
     )
 
     p = _present(ma, mb)
-    first_a = np.asarray([s[:1] for s in ma], dtype=object)
-    first_b = np.asarray([s[:1] for s in mb], dtype=object)
+    first_a, first_b = recs.middle1[left], recs.middle1[right]
     c = BY_NAME["middle_name"]
     out[:, col["middle_name"]] = _grade(p, [(first_a == first_b, c.level("initial")), (ma == mb, c.level("exact"))])
 
     p = _present(fa, fb)
     jw = _jw(fa, fb)
     shared = np.zeros(n, dtype=bool)
-    differ = np.flatnonzero(p & (fa != fb))
-    shared[differ] = [bool(set(recs.family_parts[left[k]]) & set(recs.family_parts[right[k]])) for k in differ]
+    for pa in (recs.part1, recs.part2):
+        for pb in (recs.part1, recs.part2):
+            shared |= (pa[left] == pb[right]) & (pa[left] != "")
     c = BY_NAME["family_name"]
     out[:, col["family_name"]] = _grade(
         p,
@@ -207,8 +196,7 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
     p = _present(a, b)
     c = BY_NAME["ssn"]
     # Only the last four digits on one side: they agree when the other's end with them.
-    a4 = np.asarray([x[-4:] for x in a], dtype=object)
-    b4 = np.asarray([x[-4:] for x in b], dtype=object)
+    a4, b4 = recs.ssn4[left], recs.ssn4[right]
     short = (np.char.str_len(a.astype(str)) == 4) | (np.char.str_len(b.astype(str)) == 4)
     same = (a == b) | (short & (a4 == b4))
     out[:, col["ssn"]] = _grade(p, [(_edits(a, b) <= 1, c.level("close")), (same, c.level("exact"))])

@@ -37,6 +37,15 @@ class Records:
     ssn: Strs
     given_ph: Strs
     family_ph: Strs
+    middle1: Strs  # first letter of the middle name
+    ssn4: Strs  # last four digits of the SSN
+    part1: Strs  # first and last identifying part of the surname ("garcia", "lopez")
+    part2: Strs
+    nick0: Strs  # the given name and up to four canonical names it is a nickname of
+    nick1: Strs
+    nick2: Strs
+    nick3: Strs
+    nick4: Strs
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -107,4 +116,9 @@ def normalise_row(row: Mapping[str, object]) -> dict[str, object]:
         "ssn": nz.ssn(get("ssn")),
         "given_ph": nz.phonetic(n.given),
         "family_ph": nz.phonetic(n.family.replace(" ", "")),
+        "middle1": n.middle[:1],
+        "ssn4": nz.ssn(get("ssn"))[-4:],
+        "part1": n.family_parts[0] if n.family_parts else "",
+        "part2": n.family_parts[-1] if n.family_parts else "",
+        **{f"nick{i}": v for i, v in enumerate(nz.nickname_keys(n.given))},
     }
