@@ -346,7 +346,7 @@ def reextract(document_ids: list[int], settings: Settings) -> tuple[int, int]:
             if draft is not None and draft.status != DraftStatus.PENDING_REVIEW:
                 skipped += 1
                 continue
-            pipeline.extract_draft(session, doc_id)
+            pipeline.extract_draft(session, doc_id, settings)
             session.commit()
             done += 1
     return done, skipped

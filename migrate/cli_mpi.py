@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from migrate.errors import BadArguments
+from migrate.settings import Settings
 
 mpi_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="Master patient index.")
 out = Console(soft_wrap=True, highlight=False)
@@ -113,3 +114,184 @@ def link(
         f"{len(lrecs)} + {len(rrecs)} records, {lskip + rskip} rows skipped: "
         f"{matches} match and {n - matches} review pairs -> {out_file}"
     )
+
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: CHARTMIGRATE_DB or SQLite)")]
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="data folder (default: CHARTMIGRATE_HOME or ./data)")]
+ActorOpt = Annotated[str, typer.Option("--by", help="who does this (recorded in the index history)")]
+
+
+def _database(db: str | None, home: Path | None) -> Settings:
+    from migrate.db.session import migrate_to_head
+    from migrate.settings import load_settings
+
+    try:
+        settings = load_settings(db=db, home=home)
+    except ValueError as e:
+        raise BadArguments(f"invalid settings: {str(e).splitlines()[0]}") from e
+    migrate_to_head(settings.database_url)
+    return settings
+
+
+def _default_actor() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@mpi_app.command("import")
+def import_patients(
+    file: Annotated[Path, typer.Argument(help="patient CSV; id = the existing MRN")],
+    by: ActorOpt = "",
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Load existing patients into the index (idempotent on id), then re-estimate the match model."""
+    from migrate.db.session import unit_of_work
+    from migrate.mpi import index
+
+    rows, skipped = _read(file)
+    settings = _database(db, home)
+    actor = by or _default_actor()
+    with _steps("import") as bar, unit_of_work(settings.database_url) as session:
+        task = bar.add_task(f"storing {len(rows)} patients")
+        counts = index.import_rows(session, rows, actor)
+        if counts["added"] or counts["updated"] or index.current_model(session)[1] == 0:
+            bar.update(task, description="counting names and estimating the match model")
+            index.refresh(session)
+        session.commit()
+    out.print(
+        f"{counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged, {skipped} rows skipped"
+    )
+
+
+@mpi_app.command("explain")
+def explain(
+    mrn_a: Annotated[str, typer.Argument(help="MRN of one patient in the index")],
+    mrn_b: Annotated[str, typer.Argument(help="MRN of the other")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Why two records score as they do: agreement level and weight of each field."""
+    import json
+
+    from rich.table import Table
+
+    from migrate.db.session import unit_of_work
+    from migrate.mpi import index
+
+    settings = _database(db, home)
+    with unit_of_work(settings.database_url) as session:
+        prob, decision, reasons = index.explain_pair(session, mrn_a, mrn_b)
+    if as_json:
+        payload = {
+            "score": round(prob, 4),
+            "decision": decision,
+            "reasons": [{"field": r.comparison, "level": r.level, "weight": r.weight} for r in reasons],
+        }
+        out.print(json.dumps(payload), markup=False)
+        return
+    table = Table("field", "agreement", "weight")
+    for r in reasons:
+        table.add_row(r.comparison, r.level, f"{r.weight:+.2f}")
+    out.print(table)
+    out.print(f"match probability {prob:.4f}: {decision}")
+
+
+IdentityOpts = dict[str, str]
+
+
+def _identity(**kw: str | None) -> IdentityOpts:
+    return {k: v for k, v in kw.items() if v}
+
+
+@mpi_app.command("new-mrn")
+def new_mrn(
+    given_name: Annotated[str, typer.Option("--given-name")],
+    family_name: Annotated[str, typer.Option("--family-name")],
+    birth_date: Annotated[str, typer.Option("--birth-date", help="YYYY-MM-DD")],
+    middle_name: Annotated[str | None, typer.Option("--middle-name")] = None,
+    sex: Annotated[str | None, typer.Option("--sex")] = None,
+    address_line: Annotated[str | None, typer.Option("--address-line")] = None,
+    city: Annotated[str | None, typer.Option("--city")] = None,
+    state: Annotated[str | None, typer.Option("--state")] = None,
+    postal_code: Annotated[str | None, typer.Option("--postal-code")] = None,
+    phone: Annotated[str | None, typer.Option("--phone")] = None,
+    ssn: Annotated[str | None, typer.Option("--ssn")] = None,
+    by: ActorOpt = "",
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Create a new patient with a new MRN, only if the index holds no likely record of them."""
+    from migrate.db.session import unit_of_work
+    from migrate.mpi import index
+
+    settings = _database(db, home)
+    identity = _identity(
+        given_name=given_name, middle_name=middle_name, family_name=family_name, birth_date=birth_date, sex=sex,
+        address_line=address_line, city=city, state=state, postal_code=postal_code, phone=phone, ssn=ssn,
+    )  # fmt: skip
+    with unit_of_work(settings.database_url) as session:
+        mrn, _result = index.new_patient(
+            session, identity, by or _default_actor(), settings.mrn_prefix,
+            review_threshold=settings.mpi_review_threshold,
+        )  # fmt: skip
+        session.commit()
+    out.print(mrn)
+
+
+@mpi_app.command("merge")
+def merge(
+    survivor: Annotated[str, typer.Argument(help="MRN that stays")],
+    retired: Annotated[str, typer.Argument(help="MRN merged into it")],
+    by: ActorOpt = "",
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Merge two records of one patient (the survivor keeps its values and gains missing ones)."""
+    from migrate.db.session import unit_of_work
+    from migrate.mpi import index
+
+    settings = _database(db, home)
+    with unit_of_work(settings.database_url) as session:
+        event = index.merge(session, survivor, retired, by or _default_actor())
+        session.commit()
+        out.print(f"merged {retired} into {survivor} (event {event.id})")
+
+
+@mpi_app.command("unmerge")
+def unmerge(
+    retired: Annotated[str, typer.Argument(help="MRN that was merged into another")],
+    by: ActorOpt = "",
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Undo a merge: both records return exactly as they were before it."""
+    from migrate.db.session import unit_of_work
+    from migrate.mpi import index
+
+    settings = _database(db, home)
+    with unit_of_work(settings.database_url) as session:
+        event = index.unmerge(session, retired, by or _default_actor())
+        session.commit()
+        out.print(f"unmerged {retired} (event {event.id})")
+
+
+@mpi_app.command("history")
+def history(
+    mrn: Annotated[str, typer.Argument(help="MRN in the index")],
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """What happened to a patient record in the index: who did what, when."""
+    from migrate.db.session import unit_of_work
+    from migrate.mpi import index
+
+    settings = _database(db, home)
+    with unit_of_work(settings.database_url) as session:
+        for e in index.history(session, mrn):
+            out.print(f"{e['at']}  {e['action']:8s} by {e['actor']}  (event {e['event']})", markup=False)

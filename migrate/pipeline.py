@@ -181,11 +181,19 @@ def _page_words(session: Session, document_id: int) -> list[extract.PageWords]:
     return out
 
 
-def extract_draft(session: Session, document_id: int) -> dict[str, Any]:
-    """Run extraction on a document's stored words and save (or replace) its draft; not committed."""
+def extract_draft(session: Session, document_id: int, settings: Settings | None = None) -> dict[str, Any]:
+    """Run extraction on a document's stored words, match its patient against the index, and save
+    (or replace) its draft; not committed."""
     from migrate.stages import extract  # spaCy and the terminology load only where drafts are made
+    from migrate.stages.match import match_draft
 
     data = extract.extract(_page_words(session, document_id))
+    data["match"] = match_draft(
+        session,
+        data["patient"],
+        link_threshold=settings.mpi_link_threshold if settings else None,
+        review_threshold=settings.mpi_review_threshold if settings else None,
+    )
     draft = session.scalar(select(Draft).where(Draft.document_id == document_id))
     if draft is None:
         session.add(
@@ -228,7 +236,7 @@ def finish_document(document_id: int, settings: Settings) -> DocumentResult:
                 poppler.unite(pdfs, out)
                 doc.searchable_pdf_sha256 = blobs.put_file(out)
         doc.ocr_confidence = repo.document_confidence(session, document_id)
-        extract_draft(session, document_id)
+        extract_draft(session, document_id, settings)
         doc.status = DocumentStatus.DONE.value
         doc.error_code = doc.error_message = None
         session.commit()

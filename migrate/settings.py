@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     watch_settle_s: float = Field(default=2.0, ge=0, description="a file is complete once its size held this long")
 
+    # Master patient index. No false links is the first goal: a link needs a posterior this high
+    # and no hard disagreement (different given name, birth date, Jr/Sr); review below it.
+    mpi_link_threshold: float = Field(default=0.999, gt=0, le=1)
+    mpi_review_threshold: float = Field(default=0.5, gt=0, le=1)
+    mrn_prefix: str = Field(default="CM", pattern=r"^[A-Z]{0,6}$", description="prefix of MRNs this tool issues")
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, v: Path) -> Path:

@@ -114,3 +114,76 @@ class OcrWord(Base):
     word: Mapped[int] = mapped_column(Integer)
 
     page: Mapped[Page] = relationship(back_populates="words")
+
+
+class MpiPatient(Base):
+    """A patient in the master patient index: the identity as given, its normalised form for
+    comparison, and one indexed column per blocking key, so a lookup touches few rows."""
+
+    __tablename__ = "mpi_patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mrn: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | merged
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("mpi_patients.id"))
+    source: Mapped[str] = mapped_column(String(16))  # import | new
+    identity: Mapped[dict[str, Any]] = mapped_column(default=dict)  # contract patient CSV fields as given
+    normalised: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    bk_name_year: Mapped[str | None] = mapped_column(String(64), index=True)
+    bk_dob: Mapped[str | None] = mapped_column(String(16), index=True)
+    bk_phone: Mapped[str | None] = mapped_column(String(16), index=True)
+    bk_ssn_initial: Mapped[str | None] = mapped_column(String(16), index=True)
+    bk_zip_initial: Mapped[str | None] = mapped_column(String(24), index=True)
+    bk_names: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class MrnAllocation(Base):
+    """Every medical record number ever issued: numbers only grow and a row is never deleted, so an
+    MRN is never reused; the primary key makes two concurrent writers unable to take one number."""
+
+    __tablename__ = "mrn_allocations"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    mrn: Mapped[str] = mapped_column(String(32), unique=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("mpi_patients.id"))
+    allocated_by: Mapped[str] = mapped_column(String(64))
+    allocated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MpiEvent(Base):
+    """Append-only history of the index: imports, new patients, merges and unmerges, with who and
+    when; merge events keep both records as they were, so an unmerge restores them exactly."""
+
+    __tablename__ = "mpi_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("mpi_patients.id"), index=True)
+    other_id: Mapped[int | None] = mapped_column(ForeignKey("mpi_patients.id"))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class MpiTermFrequency(Base):
+    """How many active patients carry each given name and surname (term-frequency adjustment)."""
+
+    __tablename__ = "mpi_term_frequencies"
+
+    field: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class MpiModel(Base):
+    """The match model estimated from the index (JSON, versioned); the newest row is in use."""
+
+    __tablename__ = "mpi_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    parameters: Mapped[str] = mapped_column(Text)
+    records: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -42,6 +42,7 @@ COMPARISONS = (
 )
 BY_NAME = {c.name: c for c in COMPARISONS}
 JW_CLOSE = 0.9
+PARALLEL_FROM = 20_000  # pairs; below this, starting threads costs more than it saves
 
 
 def _present(a: Strs, b: Strs) -> npt.NDArray[np.bool_]:
@@ -52,13 +53,15 @@ def _present(a: Strs, b: Strs) -> npt.NDArray[np.bool_]:
 def _jw(a: Strs, b: Strs) -> npt.NDArray[np.float32]:
     if len(a) == 0:
         return np.zeros(0, dtype=np.float32)
-    return np.asarray(process.cpdist(list(a), list(b), scorer=JaroWinkler.normalized_similarity, workers=-1))
+    workers = -1 if len(a) > PARALLEL_FROM else 1
+    return np.asarray(process.cpdist(list(a), list(b), scorer=JaroWinkler.normalized_similarity, workers=workers))
 
 
 def _edits(a: Strs, b: Strs) -> npt.NDArray[np.int32]:
     if len(a) == 0:
         return np.zeros(0, dtype=np.int32)
-    return np.asarray(process.cpdist(list(a), list(b), scorer=OSA.distance, workers=-1))
+    workers = -1 if len(a) > PARALLEL_FROM else 1
+    return np.asarray(process.cpdist(list(a), list(b), scorer=OSA.distance, workers=workers))
 
 
 def _grade(present: npt.NDArray[np.bool_], rules: list[tuple[npt.NDArray[np.bool_], int]]) -> Levels:

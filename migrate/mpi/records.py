@@ -52,10 +52,16 @@ class Records:
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, object]]) -> Records:
+        return cls.from_normalised(normalise_row(row) for row in rows)
+
+    @classmethod
+    def from_normalised(cls, rows: Iterable[Mapping[str, object]]) -> Records:
+        """Records from ``normalise_row`` results (as stored in the index, JSON round-tripped)."""
         cols: dict[str, list[object]] = {k: [] for k in cls.__slots__}
         for row in rows:
-            for key, value in normalise_row(row).items():
-                cols[key].append(value)
+            for key in cls.__slots__:
+                value = row[key]
+                cols[key].append(tuple(value) if key == "family_parts" else value)  # type: ignore[arg-type]
         return cls(
             ids=[str(v) for v in cols["ids"]],
             family_parts=[p for p in cols["family_parts"] if isinstance(p, tuple)],

@@ -1,0 +1,394 @@
+"""The master patient index in the database: import, lookup, new MRNs, merge and unmerge.
+
+A lookup reads only the rows that share a blocking key with the incoming record (each key is an
+indexed column) and scores them with the stored model, so it stays fast on millions of patients
+on SQLite and PostgreSQL alike. Every change is an append-only event with who and when.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from migrate.db.models import MpiEvent, MpiModel, MpiPatient, MpiTermFrequency, MrnAllocation
+from migrate.errors import BadArguments, NotFound
+from migrate.mpi import blocking, linkage
+from migrate.mpi.model import Model, Reason, explain
+from migrate.mpi.records import FIELDS, Records, normalise_row
+
+IDENTITY = tuple(f for f in FIELDS if f != "id")
+KEY_COLUMNS = {key: getattr(MpiPatient, f"bk_{key}") for key in blocking.KEYS}
+MAX_CANDIDATES = 2000
+EXISTING_SHARE = 0.5
+TRAIN_SAMPLE = 200_000
+
+
+class PossibleDuplicate(BadArguments):
+    """A new MRN was asked for but the index already holds a likely record of this patient."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    mrn: str
+    score: float
+    decision: str  # match | review
+    reasons: list[Reason]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    decision: str  # link | review | new
+    candidates: list[Candidate]
+    model_version: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "candidates": [
+                {
+                    "mrn": c.mrn,
+                    "score": round(c.score, 4),
+                    "decision": c.decision,
+                    "reasons": [{"field": r.comparison, "level": r.level, "weight": r.weight} for r in c.reasons],
+                }
+                for c in self.candidates
+            ],
+            "model": self.model_version,
+        }
+
+
+def _keys_of(norm: Mapping[str, Any]) -> dict[str, str | None]:
+    recs = Records.from_normalised([norm])
+    values = blocking.key_values(recs)
+    return {k: (str(v[0]) or None) for k, v in values.items()}
+
+
+def _apply(row: MpiPatient, identity: Mapping[str, str]) -> None:
+    norm = normalise_row({"id": row.mrn, **identity})
+    norm["ids"] = row.mrn
+    row.identity = {k: identity.get(k, "") for k in IDENTITY}
+    row.normalised = norm
+    for key, value in _keys_of(norm).items():
+        setattr(row, f"bk_{key}", value)
+
+
+def import_rows(session: Session, rows: Iterable[Mapping[str, str]], actor: str, chunk: int = 2000) -> dict[str, int]:
+    """Existing patients into the index, idempotent on ``id`` (the MRN): a row already there with
+    the same values is left alone, with different values it is updated (recorded)."""
+    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    batch: list[Mapping[str, str]] = []
+
+    def flush() -> None:
+        mrns = [r["id"] for r in batch]
+        existing = {p.mrn: p for p in session.scalars(select(MpiPatient).where(MpiPatient.mrn.in_(mrns)))}
+        seen: set[str] = set()
+        for r in batch:
+            identity = {k: r.get(k, "") or "" for k in IDENTITY}
+            row = existing.get(r["id"])
+            if row is None:
+                if r["id"] in seen:
+                    continue
+                row = MpiPatient(mrn=r["id"], source="import", status="active")
+                _apply(row, identity)
+                session.add(row)
+                counts["added"] += 1
+            elif row.identity == identity:
+                counts["unchanged"] += 1
+            else:
+                _apply(row, identity)
+                counts["updated"] += 1
+            seen.add(r["id"])
+        session.flush()
+        batch.clear()
+
+    for r in rows:
+        batch.append(r)
+        if len(batch) >= chunk:
+            flush()
+    if batch:
+        flush()
+    session.add(MpiEvent(actor=actor, action="import", detail=dict(counts)))
+    return counts
+
+
+def refresh(session: Session, seed: int = 1) -> Model:
+    """Recount name frequencies and re-estimate the model from (a sample of) the index."""
+    session.execute(delete(MpiTermFrequency))
+    total = session.scalar(select(func.count()).select_from(MpiPatient).where(MpiPatient.status == "active")) or 0
+    ids = list(session.scalars(select(MpiPatient.id).where(MpiPatient.status == "active")))
+    rng = np.random.default_rng(seed)
+    if len(ids) > TRAIN_SAMPLE:
+        ids = sorted(rng.choice(ids, TRAIN_SAMPLE, replace=False).tolist())
+    norms: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 5000):
+        part = ids[start : start + 5000]
+        norms.extend(session.scalars(select(MpiPatient.normalised).where(MpiPatient.id.in_(part))))
+    counts: dict[tuple[str, str], int] = {}
+    for norm in session.scalars(select(MpiPatient.normalised).where(MpiPatient.status == "active")):
+        for field, key in (("given_name", "given"), ("family_name", "family")):
+            v = norm.get(key)
+            if v:
+                counts[(field, v)] = counts.get((field, v), 0) + 1
+    session.add_all(MpiTermFrequency(field=f, value=v, count=c) for (f, v), c in counts.items())
+    model = linkage.train(Records.from_normalised(norms), seed=seed) if norms else Model.default()
+    # The prior is per pair of the whole index, not of the sample it was estimated on.
+    if len(norms) > 1 and total > len(norms):
+        model = replace(model, prior=model.prior * len(norms) / total, trained_on=total)
+    session.add(MpiModel(version=model.version, parameters=model.to_json(), records=total))
+    session.flush()
+    _cached_model.cache_clear()
+    return model
+
+
+@lru_cache(maxsize=4)
+def _cached_model(url: str, model_id: int, text: str) -> Model:
+    return Model.from_json(text)
+
+
+def current_model(session: Session) -> tuple[Model, int]:
+    row = session.scalars(select(MpiModel).order_by(MpiModel.id.desc()).limit(1)).first()
+    if row is None:
+        return Model.default(), 0
+    url = str(session.get_bind().engine.url)
+    return _cached_model(url, row.id, row.parameters), row.id
+
+
+def _term_freq(
+    session: Session, norm: Mapping[str, Any], cands: Sequence[Mapping[str, Any]]
+) -> dict[str, dict[str, float]]:
+    # The index size as of the last model estimate: counting a million rows per lookup costs more
+    # than the lookup, and a few new patients since do not change a name's share.
+    total = session.scalar(select(MpiModel.records).order_by(MpiModel.id.desc()).limit(1)) or 1
+    out: dict[str, dict[str, float]] = {"given_name": {}, "family_name": {}}
+    for field, key in (("given_name", "given"), ("family_name", "family")):
+        values = {str(norm.get(key) or "")} | {str(c.get(key) or "") for c in cands}
+        values.discard("")
+        if not values:
+            continue
+        for value, count in session.execute(
+            select(MpiTermFrequency.value, MpiTermFrequency.count).where(
+                MpiTermFrequency.field == field, MpiTermFrequency.value.in_(values)
+            )
+        ):
+            out[field][value] = count / total
+    return out
+
+
+def lookup(
+    session: Session,
+    identity: Mapping[str, str],
+    *,
+    link_threshold: float | None = None,
+    review_threshold: float | None = None,
+    limit: int = 5,
+    exclude: Iterable[str] = (),
+) -> MatchResult:
+    """The index's likely records of this patient, best first, and what to do about them."""
+    model, _model_id = current_model(session)
+    # The prior for one incoming chart against one index record is not the index's own duplicate
+    # rate: a chart in a migration belongs to an existing patient about half the time, and then
+    # to one of the index's N records.
+    size = session.scalar(select(MpiModel.records).order_by(MpiModel.id.desc()).limit(1)) or 1
+    model = replace(model.with_thresholds(link_threshold, review_threshold), prior=min(EXISTING_SHARE / size, 0.5))
+    norm = normalise_row({"id": "incoming", **identity})
+    keys = {k: v for k, v in _keys_of(norm).items() if v}
+    if not keys:
+        return MatchResult("new", [], model.version)
+    conditions = [KEY_COLUMNS[k] == v for k, v in keys.items()]
+    rows = session.execute(
+        select(MpiPatient.mrn, MpiPatient.normalised)
+        .where(MpiPatient.status == "active", or_(*conditions))
+        .limit(MAX_CANDIDATES)
+    ).all()
+    skip = set(exclude)
+    rows = [r for r in rows if r.mrn not in skip]
+    if not rows:
+        return MatchResult("new", [], model.version)
+    cand_norms = [r.normalised for r in rows]
+    recs = Records.from_normalised([norm, *cand_norms])
+    left = np.zeros(len(rows), dtype=np.int64)
+    right = np.arange(1, len(rows) + 1, dtype=np.int64)
+    scores = linkage.score_pairs(model, recs, left, right, _term_freq(session, norm, cand_norms))
+    decisions = scores.decisions(model)
+    order = np.argsort(-scores.probability, kind="stable")
+    found = [
+        Candidate(rows[k].mrn, float(scores.probability[k]), str(decisions[k]), explain(scores, int(k)))
+        for k in order
+        if decisions[k] != "none"
+    ][:limit]
+    matches = [c for c in found if c.decision == "match"]
+    if len(matches) == 1:
+        decision = "link"
+    elif found:
+        decision = "review"  # two possible records of one patient are for a person to sort out
+    else:
+        decision = "new"
+    return MatchResult(decision, found, model.version)
+
+
+def explain_pair(session: Session, mrn_a: str, mrn_b: str) -> tuple[float, str, list[Reason]]:
+    a, b = _patient(session, mrn_a), _patient(session, mrn_b)
+    model, _ = current_model(session)
+    size = session.scalar(select(MpiModel.records).order_by(MpiModel.id.desc()).limit(1)) or 1
+    model = replace(model, prior=min(EXISTING_SHARE / size, 0.5))
+    recs = Records.from_normalised([a.normalised, b.normalised])
+    tf = _term_freq(session, a.normalised, [b.normalised])
+    s = linkage.score_pairs(model, recs, np.array([0]), np.array([1]), tf)
+    return float(s.probability[0]), str(s.decisions(model)[0]), explain(s, 0)
+
+
+def _patient(session: Session, mrn: str) -> MpiPatient:
+    row = session.scalars(select(MpiPatient).where(MpiPatient.mrn == mrn)).first()
+    if row is None:
+        raise NotFound("no patient with that MRN in the index")
+    return row
+
+
+def luhn_digit(number: str) -> str:
+    """The Luhn check digit of a string of digits."""
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def luhn_valid(mrn: str, prefix: str = "") -> bool:
+    digits = mrn[len(prefix) :]
+    return digits.isdigit() and len(digits) > 1 and luhn_digit(digits[:-1]) == digits[-1]
+
+
+def format_mrn(prefix: str, number: int) -> str:
+    body = f"{number:08d}"
+    return f"{prefix}{body}{luhn_digit(body)}"
+
+
+def allocate_mrn(session: Session, actor: str, prefix: str, attempts: int = 20) -> MrnAllocation:
+    """The next MRN: one more than the highest ever issued. Two writers that pick the same number
+    collide on the primary key; the loser takes the next one. Nothing is ever deleted, so a
+    number is never issued twice."""
+    for _ in range(attempts):
+        last = session.scalar(select(func.max(MrnAllocation.number))) or 0
+        alloc = MrnAllocation(number=last + 1, mrn=format_mrn(prefix, last + 1), allocated_by=actor)
+        try:
+            with session.begin_nested():
+                session.add(alloc)
+                session.flush()
+        except IntegrityError:
+            continue
+        return alloc
+    raise BadArguments("could not allocate a new MRN: too much concurrent allocation; try again")
+
+
+def new_patient(
+    session: Session, identity: Mapping[str, str], actor: str, prefix: str, *, review_threshold: float | None = None
+) -> tuple[str, MatchResult]:
+    """A new patient with a new MRN, only when a fresh search finds nobody above the review threshold."""
+    result = lookup(session, identity, review_threshold=review_threshold)
+    if result.candidates:
+        raise PossibleDuplicate(
+            f"the index holds {len(result.candidates)} possible record(s) of this patient; review them instead "
+            "of creating a new one"
+        )
+    alloc = allocate_mrn(session, actor, prefix)
+    row = MpiPatient(mrn=alloc.mrn, source="new", status="active")
+    _apply(row, {k: identity.get(k, "") or "" for k in IDENTITY})
+    session.add(row)
+    session.flush()
+    alloc.patient_id = row.id
+    for field, key in (("given_name", "given"), ("family_name", "family")):
+        value = row.normalised.get(key)
+        if value:
+            tf = session.get(MpiTermFrequency, (field, value))
+            if tf is None:
+                session.add(MpiTermFrequency(field=field, value=value, count=1))
+            else:
+                tf.count += 1
+    session.add(MpiEvent(actor=actor, action="new", patient_id=row.id, detail={"mrn": row.mrn}))
+    session.flush()
+    return row.mrn, result
+
+
+def _snapshot(row: MpiPatient) -> dict[str, Any]:
+    return {"mrn": row.mrn, "status": row.status, "merged_into": row.merged_into, "identity": dict(row.identity)}
+
+
+def merge(session: Session, survivor_mrn: str, retired_mrn: str, actor: str) -> MpiEvent:
+    """Two records of one patient become one. Survivorship: the survivor keeps every value it has
+    and takes from the retired record only what it lacks; the retired record stays, marked
+    merged into the survivor, and the event keeps both as they were."""
+    if survivor_mrn == retired_mrn:
+        raise BadArguments("a patient cannot be merged with itself")
+    survivor, retired = _patient(session, survivor_mrn), _patient(session, retired_mrn)
+    for row in (survivor, retired):
+        if row.status != "active":
+            raise BadArguments(f"{row.mrn} is already merged; unmerge it first")
+    before = {"survivor": _snapshot(survivor), "retired": _snapshot(retired)}
+    identity = dict(survivor.identity)
+    filled = []
+    for k in IDENTITY:
+        if not identity.get(k) and retired.identity.get(k):
+            identity[k] = retired.identity[k]
+            filled.append(k)
+    _apply(survivor, identity)
+    retired.status = "merged"
+    retired.merged_into = survivor.id
+    event = MpiEvent(
+        actor=actor, action="merge", patient_id=survivor.id, other_id=retired.id, detail={**before, "filled": filled}
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def unmerge(session: Session, retired_mrn: str, actor: str) -> MpiEvent:
+    """Undo the merge that retired this record: both records return exactly as they were."""
+    retired = _patient(session, retired_mrn)
+    if retired.status != "merged":
+        raise BadArguments(f"{retired.mrn} is not merged")
+    event = session.scalars(
+        select(MpiEvent)
+        .where(MpiEvent.action == "merge", MpiEvent.other_id == retired.id)
+        .order_by(MpiEvent.id.desc())
+        .limit(1)
+    ).first()
+    if event is None:
+        raise NotFound("no merge event for that record")
+    survivor = session.get(MpiPatient, event.patient_id)
+    assert survivor is not None
+    if survivor.status != "active":
+        raise BadArguments(f"{survivor.mrn} was merged again since; unmerge that first")
+    _apply(survivor, event.detail["survivor"]["identity"])
+    _apply(retired, event.detail["retired"]["identity"])
+    retired.status = "active"
+    retired.merged_into = None
+    undo = MpiEvent(
+        actor=actor, action="unmerge", patient_id=survivor.id, other_id=retired.id, detail={"merge_event": event.id}
+    )
+    session.add(undo)
+    session.flush()
+    return undo
+
+
+def history(session: Session, mrn: str) -> list[dict[str, Any]]:
+    row = _patient(session, mrn)
+    events = session.scalars(
+        select(MpiEvent).where(or_(MpiEvent.patient_id == row.id, MpiEvent.other_id == row.id)).order_by(MpiEvent.id)
+    )
+    return [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "event": e.id} for e in events]
+
+
+def dumps(result: MatchResult) -> str:
+    return json.dumps(result.as_dict())
