@@ -14,10 +14,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "dob": ("birth_date",),
     "phone": ("contact",),
     "ssn_initial": ("ssn", "family_name"),
-    "zip_initial": ("contact", "given_name"),
+    "zip_initial": ("contact", "given_name", "family_name"),
     "names": ("given_name", "family_name"),
 }
-MAX_BLOCK = 400  # records sharing one key value; bigger blocks ("John Smith") rely on other keys
+MAX_BLOCK = 200  # records sharing one key value; bigger blocks ("John Smith") rely on other keys
 
 
 def _join(*parts: Strs) -> Strs:
@@ -44,7 +44,9 @@ def key_values(recs: Records) -> dict[str, Strs]:
         "dob": dob,
         "phone": recs.phone,
         "ssn_initial": _join(recs.ssn4, _first(recs.family)),
-        "zip_initial": _join(recs.postal, _first(recs.given)),
+        # A hospital's patients live in a few dozen ZIP codes: the ZIP alone, or with one
+        # initial, makes blocks of thousands.
+        "zip_initial": _join(recs.postal, _first(recs.given), _first(recs.family)),
         "names": _join(recs.given_ph, recs.family_ph),
     }
 

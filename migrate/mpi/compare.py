@@ -64,6 +64,13 @@ def _edits(a: Strs, b: Strs) -> npt.NDArray[np.int32]:
     return np.asarray(process.cpdist(list(a), list(b), scorer=OSA.distance, workers=workers))
 
 
+def _one_typo(a: Strs, b: Strs) -> npt.NDArray[np.bool_]:
+    """Names of four letters or more one keystroke apart (a wrong, missing, extra or swapped letter),
+    which Jaro-Winkler can score low when the typo is near the start."""
+    out: npt.NDArray[np.bool_] = (_edits(a, b) <= 1) & (np.char.str_len(a.astype(str)) >= 4)
+    return out
+
+
 def _grade(present: npt.NDArray[np.bool_], rules: list[tuple[npt.NDArray[np.bool_], int]]) -> Levels:
     """Level 1 (disagree) where present, raised by each rule in turn (later rules = better levels)."""
     out = np.where(present, 1, 0).astype(np.int8)
@@ -74,20 +81,18 @@ def _grade(present: npt.NDArray[np.bool_], rules: list[tuple[npt.NDArray[np.bool
 
 def _transposed_or_swapped(a: Ints, b: Ints) -> npt.NDArray[np.bool_]:
     """Birth dates that differ by one typed digit, two swapped digits, or day and month swapped."""
-    sa = np.char.zfill(a.astype(str), 8)
-    sb = np.char.zfill(b.astype(str), 8)
-    ca = sa.view("U1").reshape(len(a), 8) if len(a) else np.zeros((0, 8), dtype="U1")
-    cb = sb.view("U1").reshape(len(b), 8) if len(b) else np.zeros((0, 8), dtype="U1")
-    diff = ca != cb
+    da_ = np.stack([(a // 10**k) % 10 for k in range(7, -1, -1)], axis=1)
+    db_ = np.stack([(b // 10**k) % 10 for k in range(7, -1, -1)], axis=1)
+    diff = da_ != db_
     ndiff = diff.sum(axis=1)
     one_digit = ndiff == 1
     # Adjacent transposition: exactly two neighbouring positions differ, crosswise equal.
     swap = np.zeros(len(a), dtype=bool)
     for p in range(7):
-        swap |= (ndiff == 2) & diff[:, p] & diff[:, p + 1] & (ca[:, p] == cb[:, p + 1]) & (ca[:, p + 1] == cb[:, p])
-    ya, ma, da = a // 10000, (a // 100) % 100, a % 100
+        swap |= (ndiff == 2) & diff[:, p] & diff[:, p + 1] & (da_[:, p] == db_[:, p + 1]) & (da_[:, p + 1] == db_[:, p])
+    ya, ma, dd = a // 10000, (a // 100) % 100, a % 100
     yb, mb, db = b // 10000, (b // 100) % 100, b % 100
-    day_month = (ya == yb) & (ma == db) & (da == mb)
+    day_month = (ya == yb) & (ma == db) & (dd == mb)
     out: npt.NDArray[np.bool_] = one_digit | swap | day_month
     return out
 
@@ -103,10 +108,10 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
     ga, gb = recs.given[left], recs.given[right]
     p = _present(ga, gb)
     jw = _jw(ga, gb)
-    initial = p & ((np.char.str_len(ga.astype(str)) == 1) | (np.char.str_len(gb.astype(str)) == 1))
-    initial &= np.char.equal(
-        np.char.ljust(ga.astype(str), 1).astype("U1"), np.char.ljust(gb.astype(str), 1).astype("U1")
-    )
+    g_close = (jw >= JW_CLOSE) | _one_typo(ga, gb)
+    a1, b1 = recs.given1[left], recs.given1[right]
+    # A name equal to its own first letter is an initial.
+    initial = p & ((ga == a1) | (gb == b1)) & (a1 == b1)
     # Given and middle names written the other way round ("J Robert" / "Robert").
     ma, mb = recs.middle[left], recs.middle[right]
     fa, fb = recs.family[left], recs.family[right]
@@ -125,7 +130,7 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
         [
             (initial, c.level("initial")),
             ((recs.given_ph[left] == recs.given_ph[right]) | swapped, c.level("phonetic")),
-            ((jw >= JW_CLOSE) | crossed, c.level("close")),
+            (g_close | crossed, c.level("close")),
             (nick, c.level("nickname")),
             (ga == gb, c.level("exact")),
         ],
@@ -138,6 +143,7 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
 
     p = _present(fa, fb)
     jw = _jw(fa, fb)
+    f_close = (jw >= JW_CLOSE) | _one_typo(fa, fb)
     shared = np.zeros(n, dtype=bool)
     for pa in (recs.part1, recs.part2):
         for pb in (recs.part1, recs.part2):
@@ -148,7 +154,7 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
         [
             (recs.family_ph[left] == recs.family_ph[right], c.level("phonetic")),
             (shared, c.level("shared_part")),
-            ((jw >= JW_CLOSE) | crossed, c.level("close")),
+            (f_close | crossed, c.level("close")),
             (fa == fb, c.level("exact")),
         ],
     )
@@ -200,7 +206,7 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
     c = BY_NAME["ssn"]
     # Only the last four digits on one side: they agree when the other's end with them.
     a4, b4 = recs.ssn4[left], recs.ssn4[right]
-    short = (np.char.str_len(a.astype(str)) == 4) | (np.char.str_len(b.astype(str)) == 4)
+    short = (a == a4) | (b == b4)  # only four digits given
     same = (a == b) | (short & (a4 == b4))
     out[:, col["ssn"]] = _grade(p, [(_edits(a, b) <= 1, c.level("close")), (same, c.level("exact"))])
     return out

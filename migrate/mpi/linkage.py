@@ -14,7 +14,8 @@ from migrate.mpi.compare import compare
 from migrate.mpi.model import TF_FIELDS, Model, Scores, TermFreq, em, estimate_u, score
 from migrate.mpi.records import Ints, Records
 
-RANDOM_PAIRS = 1_000_000
+RANDOM_PAIRS = 500_000
+EM_SAMPLE = 200_000  # pairs per EM session: enough for parameters of a few levels each
 Progress = Callable[[str], None]
 
 
@@ -60,7 +61,7 @@ def train(
         all_pairs.append(coded)
         if len(coded) < 20:
             continue
-        sample = coded if len(coded) <= 400_000 else rng.choice(coded, 400_000, replace=False)
+        sample = coded if len(coded) <= EM_SAMPLE else rng.choice(coded, EM_SAMPLE, replace=False)
         levels = compare(recs, sample // n, sample % n)
         m_key, _lam = em(levels, model.m, u, fixed=fields)
         for name, vals in m_key.items():
@@ -71,7 +72,7 @@ def train(
     union = np.unique(np.concatenate(all_pairs)) if all_pairs else np.zeros(0, dtype=np.int64)
     if len(union) == 0:
         return Model(m, u, model.prior, trained_on=n)
-    sample = union if len(union) <= 400_000 else rng.choice(union, 400_000, replace=False)
+    sample = union if len(union) <= EM_SAMPLE else rng.choice(union, EM_SAMPLE, replace=False)
     _m, lam = em(compare(recs, sample // n, sample % n), m, u, fixed=tuple(m))
     total_pairs = float(np.sum(side == 0)) * float(np.sum(side == 1)) if side is not None else n * (n - 1) / 2
     prior = min(max(lam * len(union) / total_pairs, 1e-12), 0.5)
@@ -101,8 +102,8 @@ def _find(parent: list[int], x: int) -> int:
 
 def resolve(model: Model, recs: Records, left: Ints, right: Ints, tf: TermFreq | None) -> list[Pair]:
     """Scored candidate pairs into decisions; matches grouped into clusters transitively, but a
-    cluster never joins two records that, compared directly, would not be linked (no chaining
-    two people through a weak middle record)."""
+    cluster never joins two records that, compared directly, disagree where one person cannot
+    or share too little (no chaining two people through a middle record)."""
     s = score_pairs(model, recs, left, right, tf)
     decisions = s.decisions(model)
     keep = decisions != "none"
@@ -120,17 +121,25 @@ def resolve(model: Model, recs: Records, left: Ints, right: Ints, tf: TermFreq |
         if ra == rb:
             continue
         ma, mb = members.get(ra, [ra]), members.get(rb, [rb])
-        xs = np.asarray([x for x in ma for _ in mb], dtype=np.int64)
-        ys = np.asarray([y for _ in ma for y in mb], dtype=np.int64)
-        cross = score_pairs(model, recs, xs, ys, tf)
-        if not (cross.decisions(model) == "match").all():
-            continue
+        if len(ma) == 1 and len(mb) == 1:
+            # Two single records: the edge itself is the only pair, and it is a match.
+            cross_pairs = [(a, b, float(prob[k]))]
+        else:
+            xs = np.asarray([x for x in ma for _ in mb], dtype=np.int64)
+            ys = np.asarray([y for _ in ma for y in mb], dtype=np.int64)
+            cross = score_pairs(model, recs, xs, ys, tf)
+            # Every record of the joined cluster must be compatible with every other: no hard
+            # disagreement and at least enough evidence for review. Two records joined only
+            # through a third that each resembles in a different way stay apart.
+            if cross.veto.any() or (cross.probability < model.review_threshold).any():
+                continue
+            cross_pairs = [(int(x), int(y), float(q)) for x, y, q in zip(xs, ys, cross.probability, strict=True)]
         parent[rb] = ra
         members[ra] = ma + mb
         members.pop(rb, None)
-        for x, y, q in zip(xs, ys, cross.probability, strict=True):
-            lo, hi = (int(x), int(y)) if x < y else (int(y), int(x))
-            out[(lo, hi)] = Pair(lo, hi, float(q), "match")
+        for x, y, q in cross_pairs:
+            lo, hi = (x, y) if x < y else (y, x)
+            out[(lo, hi)] = Pair(lo, hi, q, "match")
     for k in order:
         lo, hi = sorted((int(left[k]), int(right[k])))
         if (lo, hi) not in out:

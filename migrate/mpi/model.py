@@ -147,8 +147,20 @@ def vetoes(levels: Levels) -> npt.NDArray[np.bool_]:
         | ((d > 0) & (d < _level_index("birth_date", "partial")))
         | (levels[:, COL["sex"]] == _level_index("sex", "disagree"))
     )
+    # A changed surname (marriage) with the same given name, birth date and sex, and a middle name,
+    # an address or phone in common: no twin, household member or namesake looks like that.
+    sex = levels[:, COL["sex"]]
+    married = (
+        (g >= _level_index("given_name", "nickname"))
+        & (d == _level_index("birth_date", "exact"))
+        & (sex != _level_index("sex", "disagree"))
+        & (
+            (levels[:, COL["middle_name"]] == _level_index("middle_name", "exact"))
+            | (levels[:, COL["contact"]] >= _level_index("contact", "one_exact"))
+        )
+    )
     surname = (levels[:, COL["family_name"]] == _level_index("family_name", "disagree")) & ~(
-        near_ssn & same_person_data
+        (near_ssn & same_person_data) | married
     )
     out: npt.NDArray[np.bool_] = ((differ | surname) & ~same_ssn) | (
         levels[:, COL["suffix"]] == _level_index("suffix", "conflict")

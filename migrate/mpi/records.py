@@ -3,6 +3,8 @@ comparison runs over whole arrays of candidate pairs instead of a Python loop.""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -16,6 +18,7 @@ FIELDS = (
     "address_line", "city", "state", "postal_code", "phone", "ssn",
 )  # fmt: skip
 
+PARALLEL_ROWS = 20_000
 Strs = npt.NDArray[np.object_]
 Ints = npt.NDArray[np.int64]
 
@@ -38,6 +41,7 @@ class Records:
     given_ph: Strs
     family_ph: Strs
     middle1: Strs  # first letter of the middle name
+    given1: Strs  # first letter of the given name
     ssn4: Strs  # last four digits of the SSN
     part1: Strs  # first and last identifying part of the surname ("garcia", "lopez")
     part2: Strs
@@ -51,7 +55,15 @@ class Records:
         return len(self.ids)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[Mapping[str, object]]) -> Records:
+    def from_rows(cls, rows: Iterable[Mapping[str, object]], workers: int | None = None) -> Records:
+        """Normalised records; a large file is normalised by a pool of processes (address
+        parsing dominates)."""
+        rows = list(rows)
+        workers = workers or os.cpu_count() or 1
+        if workers > 1 and len(rows) >= PARALLEL_ROWS:
+            ctx = multiprocessing.get_context("forkserver")
+            with ctx.Pool(workers) as pool:
+                return cls.from_normalised(pool.imap(normalise_row, rows, chunksize=2000))
         return cls.from_normalised(normalise_row(row) for row in rows)
 
     @classmethod
@@ -123,6 +135,7 @@ def normalise_row(row: Mapping[str, object]) -> dict[str, object]:
         "given_ph": nz.phonetic(n.given),
         "family_ph": nz.phonetic(n.family.replace(" ", "")),
         "middle1": n.middle[:1],
+        "given1": n.given[:1],
         "ssn4": nz.ssn(get("ssn"))[-4:],
         "part1": n.family_parts[0] if n.family_parts else "",
         "part2": n.family_parts[-1] if n.family_parts else "",
