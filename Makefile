@@ -9,6 +9,7 @@ setup:
 	@scripts/bootstrap.sh
 
 run: setup
+	@CHARTMIGRATE_HOME=$(HOME_DIR) $(VENV)/chartmigrate mpi import samples/existing_patients.csv --by demo
 	@CHARTMIGRATE_HOME=$(HOME_DIR) $(VENV)/chartmigrate ingest samples/charts; status=$$?; \
 	 echo; echo "Data folder: $(HOME_DIR)"; \
 	 echo "Next: CHARTMIGRATE_HOME=$(HOME_DIR) $(VENV)/chartmigrate documents"; \

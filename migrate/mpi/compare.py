@@ -32,7 +32,8 @@ COMPARISONS = (
     Comparison("given_name", ("missing", "disagree", "initial", "phonetic", "close", "nickname", "exact")),
     Comparison("middle_name", ("missing", "disagree", "initial", "exact")),
     Comparison("family_name", ("missing", "disagree", "phonetic", "shared_part", "close", "exact")),
-    Comparison("suffix", ("missing", "conflict", "agree")),
+    # Both without a suffix is no evidence; one "Jr" alone may be the son of the other.
+    Comparison("suffix", ("missing", "conflict", "one_sided", "agree")),
     Comparison("birth_date", ("missing", "disagree", "year_only", "partial", "exact")),
     Comparison("sex", ("missing", "disagree", "agree")),
     # Address, postal code and phone move together (a household shares all three; a move changes
@@ -64,11 +65,34 @@ def _edits(a: Strs, b: Strs) -> npt.NDArray[np.int32]:
     return np.asarray(process.cpdist(list(a), list(b), scorer=OSA.distance, workers=workers))
 
 
-def _one_typo(a: Strs, b: Strs) -> npt.NDArray[np.bool_]:
-    """Names of four letters or more one keystroke apart (a wrong, missing, extra or swapped letter),
-    which Jaro-Winkler can score low when the typo is near the start."""
-    out: npt.NDArray[np.bool_] = (_edits(a, b) <= 1) & (np.char.str_len(a.astype(str)) >= 4)
+def _nicknames(recs: Records, ca: Ints, cb: Ints, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Nickname agreement from the `nicknames` table, asked once per distinct pair of names."""
+    out = np.zeros(len(ca), dtype=bool)
+    idx = np.flatnonzero(mask)
+    if not len(idx):
+        return out
+    names = recs.vocabulary(*NAME_COLUMNS)
+    k = max(len(names), 1)
+    uniq, inv = np.unique(ca[idx] * k + cb[idx], return_inverse=True)
+    agree = np.asarray([nz.nicknames_agree(names[u // k], names[u % k]) for u in uniq], dtype=bool)
+    out[idx] = agree[inv]
     return out
+
+
+def _similar(a: Strs, b: Strs, ca: Ints, cb: Ints, typo_len: int | None) -> npt.NDArray[np.float32]:
+    """Jaro-Winkler of present pairs whose values differ (1.0 where equal, 0 where missing);
+    with ``typo_len``, values of that length or more one keystroke apart count as 0.9."""
+    sim = np.where((ca == cb) & (ca >= 0), 1.0, 0.0).astype(np.float32)
+    idx = np.flatnonzero((ca >= 0) & (cb >= 0) & (ca != cb))
+    if len(idx):
+        sim[idx] = _jw(a[idx], b[idx])
+        if typo_len is not None:
+            near = idx[sim[idx] < JW_CLOSE]
+            if len(near):
+                long_enough = np.asarray([len(x) >= typo_len for x in a[near]], dtype=bool)
+                typo = (_edits(a[near], b[near]) <= 1) & long_enough
+                sim[near[typo]] = JW_CLOSE
+    return sim
 
 
 def _grade(present: npt.NDArray[np.bool_], rules: list[tuple[npt.NDArray[np.bool_], int]]) -> Levels:
@@ -97,6 +121,9 @@ def _transposed_or_swapped(a: Ints, b: Ints) -> npt.NDArray[np.bool_]:
     return out
 
 
+NAME_COLUMNS = ("given", "middle", "family", "given1", "middle1", "part1", "part2")
+
+
 def compare(recs: Records, left: Ints, right: Ints) -> Levels:
     """Levels (pairs x comparisons) for the pairs (left[k], right[k]) of ``recs``."""
     n = len(left)
@@ -104,65 +131,62 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
     if n == 0:
         return out
     col = {c.name: i for i, c in enumerate(COMPARISONS)}
+    g, m, f, g1, m1, p1, p2 = recs.codes(*NAME_COLUMNS)
+    gph, fph = recs.codes("given_ph", "family_ph")
 
-    ga, gb = recs.given[left], recs.given[right]
-    p = _present(ga, gb)
-    jw = _jw(ga, gb)
-    g_close = (jw >= JW_CLOSE) | _one_typo(ga, gb)
-    a1, b1 = recs.given1[left], recs.given1[right]
+    ga, gb = g[left], g[right]
+    ma, mb = m[left], m[right]
+    fa, fb = f[left], f[right]
+    p = (ga >= 0) & (gb >= 0)
+    g_close = _similar(recs.given[left], recs.given[right], ga, gb, typo_len=4) >= JW_CLOSE
+    a1, b1 = g1[left], g1[right]
     # A name equal to its own first letter is an initial.
     initial = p & ((ga == a1) | (gb == b1)) & (a1 == b1)
     # Given and middle names written the other way round ("J Robert" / "Robert").
-    ma, mb = recs.middle[left], recs.middle[right]
-    fa, fb = recs.family[left], recs.family[right]
-    swapped = ((ga == mb) & (ga != "")) | ((gb == ma) & (gb != ""))
+    swapped = ((ga == mb) & (ga >= 0)) | ((gb == ma) & (gb >= 0))
     # Given name and surname entered in each other's boxes.
-    crossed = (ga == fb) & (fa == gb) & (ga != "") & (fa != "")
-    nick = np.zeros(n, dtype=bool)
-    slots = [getattr(recs, f"nick{i}") for i in range(nz.NICK_SLOTS)]
-    for sa in slots:
-        ka = sa[left]
-        for sb in slots:
-            nick |= (ka == sb[right]) & (ka != "")
+    crossed = (ga == fb) & (fa == gb) & (ga >= 0) & (fa >= 0)
+    nick = _nicknames(recs, ga, gb, p & (ga != gb))
     c = BY_NAME["given_name"]
     out[:, col["given_name"]] = _grade(
         p,
         [
             (initial, c.level("initial")),
-            ((recs.given_ph[left] == recs.given_ph[right]) | swapped, c.level("phonetic")),
+            (((gph[left] == gph[right]) & (gph[left] >= 0)) | swapped, c.level("phonetic")),
             (g_close | crossed, c.level("close")),
             (nick, c.level("nickname")),
             (ga == gb, c.level("exact")),
         ],
     )
 
-    p = _present(ma, mb)
-    first_a, first_b = recs.middle1[left], recs.middle1[right]
+    p = (ma >= 0) & (mb >= 0)
     c = BY_NAME["middle_name"]
-    out[:, col["middle_name"]] = _grade(p, [(first_a == first_b, c.level("initial")), (ma == mb, c.level("exact"))])
+    out[:, col["middle_name"]] = _grade(p, [(m1[left] == m1[right], c.level("initial")), (ma == mb, c.level("exact"))])
 
-    p = _present(fa, fb)
-    jw = _jw(fa, fb)
-    f_close = (jw >= JW_CLOSE) | _one_typo(fa, fb)
+    p = (fa >= 0) & (fb >= 0)
+    f_close = _similar(recs.family[left], recs.family[right], fa, fb, typo_len=4) >= JW_CLOSE
     shared = np.zeros(n, dtype=bool)
-    for pa in (recs.part1, recs.part2):
-        for pb in (recs.part1, recs.part2):
-            shared |= (pa[left] == pb[right]) & (pa[left] != "")
+    for pa in (p1, p2):
+        for pb in (p1, p2):
+            shared |= (pa[left] == pb[right]) & (pa[left] >= 0)
     c = BY_NAME["family_name"]
     out[:, col["family_name"]] = _grade(
         p,
         [
-            (recs.family_ph[left] == recs.family_ph[right], c.level("phonetic")),
+            ((fph[left] == fph[right]) & (fph[left] >= 0), c.level("phonetic")),
             (shared, c.level("shared_part")),
             (f_close | crossed, c.level("close")),
             (fa == fb, c.level("exact")),
         ],
     )
 
-    sa, sb = recs.suffix[left], recs.suffix[right]
+    (suf,) = recs.codes("suffix")
+    sa, sb = suf[left], suf[right]
     c = BY_NAME["suffix"]
     out[:, col["suffix"]] = np.where(
-        _present(sa, sb), np.where(sa == sb, c.level("agree"), c.level("conflict")), 0
+        (sa >= 0) & (sb >= 0),
+        np.where(sa == sb, c.level("agree"), c.level("conflict")),
+        np.where((sa >= 0) | (sb >= 0), c.level("one_sided"), 0),
     ).astype(np.int8)
 
     da, db = recs.dob[left], recs.dob[right]
@@ -177,36 +201,44 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
         ],
     )
 
-    xa, xb = recs.sex[left], recs.sex[right]
+    (sex,) = recs.codes("sex")
+    xa, xb = sex[left], sex[right]
     c = BY_NAME["sex"]
-    out[:, col["sex"]] = np.where(_present(xa, xb), np.where(xa == xb, c.level("agree"), c.level("disagree")), 0)
+    out[:, col["sex"]] = np.where((xa >= 0) & (xb >= 0), np.where(xa == xb, c.level("agree"), c.level("disagree")), 0)
 
-    ha, hb = recs.house[left], recs.house[right]
-    ta, tb = recs.street[left], recs.street[right]
-    has_street = _present(ta, tb)
-    jw = _jw(ta, tb)
-    street_same = has_street & (ha == hb) & ((ta == tb) | (jw >= 0.9))
-    za, zb = recs.postal[left], recs.postal[right]
-    has_zip = _present(za, zb)
-    pa, pb = recs.phone[left], recs.phone[right]
-    has_phone = _present(pa, pb)
-    phone_same = has_phone & (pa == pb)
+    (house,) = recs.codes("house")
+    (street,) = recs.codes("street")
+    (postal,) = recs.codes("postal")
+    (phone,) = recs.codes("phone")
+    ta, tb = street[left], street[right]
+    has_street = (ta >= 0) & (tb >= 0)
+    street_like = _similar(recs.street[left], recs.street[right], ta, tb, typo_len=None) >= 0.9
+    street_same = has_street & (house[left] == house[right]) & street_like
+    za, zb = postal[left], postal[right]
+    has_zip = (za >= 0) & (zb >= 0)
+    pa_, pb_ = phone[left], phone[right]
+    has_phone = (pa_ >= 0) & (pb_ >= 0)
+    phone_same = has_phone & (pa_ == pb_)
     c = BY_NAME["contact"]
     out[:, col["contact"]] = _grade(
         has_street | has_zip | has_phone,
         [
-            ((has_zip & (za == zb)) | (has_street & (jw >= 0.9)), c.level("same_area")),
+            ((has_zip & (za == zb)) | (has_street & street_like), c.level("same_area")),
             (street_same | phone_same, c.level("one_exact")),
             (street_same & phone_same, c.level("address_and_phone")),
         ],
     )
 
-    a, b = recs.ssn[left], recs.ssn[right]
-    p = _present(a, b)
+    ssn, ssn4 = recs.codes("ssn", "ssn4")
+    sa_, sb_ = ssn[left], ssn[right]
+    p = (sa_ >= 0) & (sb_ >= 0)
     c = BY_NAME["ssn"]
     # Only the last four digits on one side: they agree when the other's end with them.
-    a4, b4 = recs.ssn4[left], recs.ssn4[right]
-    short = (a == a4) | (b == b4)  # only four digits given
-    same = (a == b) | (short & (a4 == b4))
-    out[:, col["ssn"]] = _grade(p, [(_edits(a, b) <= 1, c.level("close")), (same, c.level("exact"))])
+    a4, b4 = ssn4[left], ssn4[right]
+    same = (sa_ == sb_) | (((sa_ == a4) | (sb_ == b4)) & (a4 == b4))
+    close = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(p & ~same)
+    if len(idx):
+        close[idx] = _edits(recs.ssn[left[idx]], recs.ssn[right[idx]]) <= 1
+    out[:, col["ssn"]] = _grade(p, [(close, c.level("close")), (same, c.level("exact"))])
     return out

@@ -82,7 +82,7 @@ def train(
 def score_pairs(model: Model, recs: Records, left: Ints, right: Ints, tf: TermFreq | None) -> Scores:
     levels = compare(recs, left, right)
     tf_values = {name: (recs.given if name == "given_name" else recs.family)[left] for name in TF_FIELDS}
-    return score(model, levels, tf_values, tf)
+    return score(model, levels, tf_values, tf, adults=recs.adult[left] & recs.adult[right])
 
 
 @dataclass(frozen=True, slots=True)

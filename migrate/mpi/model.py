@@ -27,7 +27,7 @@ DEFAULT_M = {
     "given_name": [0, 0.02, 0.01, 0.01, 0.04, 0.04, 0.88],
     "middle_name": [0, 0.05, 0.15, 0.8],
     "family_name": [0, 0.03, 0.01, 0.02, 0.04, 0.9],
-    "suffix": [0, 0.02, 0.98],
+    "suffix": [0, 0.01, 0.05, 0.94],
     "birth_date": [0, 0.01, 0.01, 0.05, 0.93],
     "sex": [0, 0.02, 0.98],
     "contact": [0, 0.15, 0.1, 0.25, 0.5],
@@ -37,7 +37,7 @@ DEFAULT_U = {
     "given_name": [0, 0.9, 0.005, 0.02, 0.02, 0.005, 0.01],
     "middle_name": [0, 0.88, 0.07, 0.05],
     "family_name": [0, 0.95, 0.02, 0.001, 0.02, 0.005],
-    "suffix": [0, 0.4, 0.6],
+    "suffix": [0, 0.1, 0.85, 0.05],
     "birth_date": [0, 0.98, 0.018, 0.0005, 0.0001],
     "sex": [0, 0.5, 0.5],
     "contact": [0, 0.998, 0.0015, 0.0004, 0.0001],
@@ -129,27 +129,40 @@ def _level_index(name: str, label: str) -> int:
 COL = {c.name: i for i, c in enumerate(COMPARISONS)}
 
 
-def vetoes(levels: Levels) -> npt.NDArray[np.bool_]:
-    """Pairs that look alike but disagree where one person cannot: different given names (twins,
-    a household), different birth dates (a common name, father and son), a different surname or
-    sex; Jr against Sr always. The same SSN (twins, spouses and parents never share one) lifts
-    all but the last: then a different value is a typing error, not a different person."""
+def vetoes(levels: Levels, adults: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.bool_]:
+    """Pairs that look alike but disagree where one person cannot; a person decides them, never
+    the score. The hard negatives of a hospital index:
+
+    - twins share surname, birth date, address, phone and often the guarantor's SSN: their given
+      names (or middle names) differ, or agree only loosely (an initial, a sound-alike, the
+      middle name used as the given name);
+    - a household (spouses, parents and children) also differs in birth date;
+    - father and son (Jr/Sr) share the whole name: a suffix on one side only, or two different
+      suffixes, with birth dates that are not the same;
+    - namesakes differ in birth date, or in their own SSNs.
+
+    A different surname (marriage) is accepted with the same given name, birth date and sex and
+    a middle name, address, phone or the SSN in common; a different sex with the same SSN.
+    SSN agreement never excuses a different birth date: registrations often carry the
+    guarantor's SSN, the same for a parent and children or twins. It excuses a different given
+    name only between two adults (``adults``) born on the same day (or one typo apart): grown
+    twins have their own numbers, and a guarantor's is not kept for an adult."""
     g = levels[:, COL["given_name"]]
     d = levels[:, COL["birth_date"]]
-    ssn = levels[:, COL["ssn"]]
-    same_ssn = ssn == _level_index("ssn", "exact")
-    # Twins are often numbered one after the other: a near SSN never excuses a different given name
-    # or birth date, but with both of those agreeing it excuses a changed surname (marriage).
-    near_ssn = ssn >= _level_index("ssn", "close")
-    same_person_data = (g >= _level_index("given_name", "nickname")) & (d >= _level_index("birth_date", "partial"))
-    differ = (
-        (g == _level_index("given_name", "disagree"))
-        | ((d > 0) & (d < _level_index("birth_date", "partial")))
-        | (levels[:, COL["sex"]] == _level_index("sex", "disagree"))
-    )
-    # A changed surname (marriage) with the same given name, birth date and sex, and a middle name,
-    # an address or phone in common: no twin, household member or namesake looks like that.
     sex = levels[:, COL["sex"]]
+    ssn = levels[:, COL["ssn"]]
+    suffix = levels[:, COL["suffix"]]
+    same_ssn = ssn == _level_index("ssn", "exact")
+    adult_same_number = (
+        same_ssn & (d >= _level_index("birth_date", "partial")) & (adults if adults is not None else False)
+    )
+    names_differ = (g > 0) & (g < _level_index("given_name", "close")) & ~adult_same_number
+    middle_differ = (levels[:, COL["middle_name"]] == _level_index("middle_name", "disagree")) & ~adult_same_number
+    dates_differ = (d > 0) & (d < _level_index("birth_date", "partial"))
+    junior_senior = (suffix == _level_index("suffix", "conflict")) | (
+        (suffix == _level_index("suffix", "one_sided")) & (d != _level_index("birth_date", "exact"))
+    )
+    own_ssns_differ = ssn == _level_index("ssn", "disagree")
     married = (
         (g >= _level_index("given_name", "nickname"))
         & (d == _level_index("birth_date", "exact"))
@@ -157,13 +170,13 @@ def vetoes(levels: Levels) -> npt.NDArray[np.bool_]:
         & (
             (levels[:, COL["middle_name"]] == _level_index("middle_name", "exact"))
             | (levels[:, COL["contact"]] >= _level_index("contact", "one_exact"))
+            | (ssn >= _level_index("ssn", "close"))
         )
     )
-    surname = (levels[:, COL["family_name"]] == _level_index("family_name", "disagree")) & ~(
-        (near_ssn & same_person_data) | married
-    )
-    out: npt.NDArray[np.bool_] = ((differ | surname) & ~same_ssn) | (
-        levels[:, COL["suffix"]] == _level_index("suffix", "conflict")
+    surname = (levels[:, COL["family_name"]] == _level_index("family_name", "disagree")) & ~married
+    sex_differs = (sex == _level_index("sex", "disagree")) & ~same_ssn
+    out: npt.NDArray[np.bool_] = (
+        names_differ | middle_differ | dates_differ | junior_senior | surname | sex_differs
     )
     return out
 
@@ -173,6 +186,7 @@ def score(
     levels: Levels,
     tf_values: Mapping[str, Sequence[str] | npt.NDArray[np.object_]] | None = None,
     tf: TermFreq | None = None,
+    adults: npt.NDArray[np.bool_] | None = None,
 ) -> Scores:
     """Weights and posterior for each pair; ``tf_values[name][k]`` is the value pair k agreed on."""
     w = model.weights()
@@ -193,7 +207,7 @@ def score(
                     per[k, i] = math.log2(m_exact / max(share, floor))
     total = per.sum(axis=1) + model.prior_weight
     prob = 1 / (1 + np.exp2(-np.clip(total, -60, 60)))
-    return Scores(levels, per, total, prob, vetoes(levels))
+    return Scores(levels, per, total, prob, vetoes(levels, adults))
 
 
 def estimate_u(levels: Levels) -> dict[str, list[float]]:

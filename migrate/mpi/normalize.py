@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 
 import jellyfish
 import phonenumbers
@@ -87,18 +87,7 @@ def name_forms(given: str) -> frozenset[str]:
     return frozenset(canon | set(nn.nicknames_of(given)))
 
 
-NICK_SLOTS = 5
-
-
-@cache
-def nickname_keys(given: str) -> tuple[str, ...]:
-    """The name itself and the canonical names it is a nickname of, padded to NICK_SLOTS: two
-    given names are nicknames of each other when any of their keys are equal."""
-    keys = [given, *sorted(_namer().canonicals_of(given))] if given else []
-    keys = keys[:NICK_SLOTS]
-    return tuple(keys + [""] * (NICK_SLOTS - len(keys)))
-
-
+@lru_cache(maxsize=200_000)
 def nicknames_agree(a: str, b: str) -> bool:
     if not a or not b or a == b:
         return bool(a) and a == b

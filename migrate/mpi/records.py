@@ -6,7 +6,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
@@ -45,14 +46,41 @@ class Records:
     ssn4: Strs  # last four digits of the SSN
     part1: Strs  # first and last identifying part of the surname ("garcia", "lopez")
     part2: Strs
-    nick0: Strs  # the given name and up to four canonical names it is a nickname of
-    nick1: Strs
-    nick2: Strs
-    nick3: Strs
-    nick4: Strs
+
+    _codes: dict[str, tuple[list[Ints], Strs]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def adult(self) -> npt.NDArray[np.bool_]:
+        """Born 18 or more years before this year (unknown birth date: not known to be an adult)."""
+        year = date.today().year
+        out: npt.NDArray[np.bool_] = (self.dob > 0) & (self.dob // 10000 <= year - 18)
+        return out
+
+    def codes(self, *columns: str) -> list[Ints]:
+        """Integer codes of string columns over one shared vocabulary ("" -> -1), so comparing
+        values (also across columns: a given name against a middle name) compares integers."""
+        return self._coded(columns)[0]
+
+    def vocabulary(self, *columns: str) -> Strs:
+        """The values behind ``codes(*columns)``: code k is ``vocabulary(...)[k]``."""
+        return self._coded(columns)[1]
+
+    def _coded(self, columns: tuple[str, ...]) -> tuple[list[Ints], Strs]:
+        key = "|".join(columns)
+        hit = self._codes.get(key)
+        if hit is None:
+            arrays = [getattr(self, c).astype(str) for c in columns]
+            uniq, inv = np.unique(np.concatenate(arrays), return_inverse=True)
+            inv = inv.astype(np.int64)
+            if len(uniq) and uniq[0] == "":
+                inv -= 1  # "" sorts first: it becomes -1, every value keeps its own code
+                uniq = uniq[1:]
+            hit = (np.split(inv, np.cumsum([len(a) for a in arrays])[:-1]), uniq.astype(object))
+            self._codes[key] = hit
+        return hit
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, object]], workers: int | None = None) -> Records:
@@ -69,16 +97,16 @@ class Records:
     @classmethod
     def from_normalised(cls, rows: Iterable[Mapping[str, object]]) -> Records:
         """Records from ``normalise_row`` results (as stored in the index, JSON round-tripped)."""
-        cols: dict[str, list[object]] = {k: [] for k in cls.__slots__}
+        cols: dict[str, list[object]] = {k: [] for k in COLUMNS}
         for row in rows:
-            for key in cls.__slots__:
+            for key in COLUMNS:
                 value = row[key]
                 cols[key].append(tuple(value) if key == "family_parts" else value)  # type: ignore[arg-type]
         return cls(
             ids=[str(v) for v in cols["ids"]],
             family_parts=[p for p in cols["family_parts"] if isinstance(p, tuple)],
             dob=np.asarray(cols["dob"], dtype=np.int64),
-            **{k: _strs(cols[k]) for k in cls.__slots__ if k not in ("ids", "family_parts", "dob")},
+            **{k: _strs(cols[k]) for k in COLUMNS if k not in ("ids", "family_parts", "dob")},
         )
 
     def take(self, idx: Ints) -> Records:
@@ -86,7 +114,7 @@ class Records:
             ids=[self.ids[i] for i in idx],
             family_parts=[self.family_parts[i] for i in idx],
             dob=self.dob[idx],
-            **{k: getattr(self, k)[idx] for k in self.__slots__ if k not in ("ids", "family_parts", "dob")},
+            **{k: getattr(self, k)[idx] for k in COLUMNS if k not in ("ids", "family_parts", "dob")},
         )
 
     @classmethod
@@ -97,10 +125,13 @@ class Records:
             dob=np.concatenate([a.dob, b.dob]),
             **{
                 k: np.concatenate([getattr(a, k), getattr(b, k)])
-                for k in cls.__slots__
+                for k in COLUMNS
                 if k not in ("ids", "family_parts", "dob")
             },
         )
+
+
+COLUMNS = tuple(f.name for f in fields(Records) if not f.name.startswith("_"))
 
 
 def _strs(values: list[object]) -> Strs:
@@ -139,5 +170,4 @@ def normalise_row(row: Mapping[str, object]) -> dict[str, object]:
         "ssn4": nz.ssn(get("ssn"))[-4:],
         "part1": n.family_parts[0] if n.family_parts else "",
         "part2": n.family_parts[-1] if n.family_parts else "",
-        **{f"nick{i}": v for i, v in enumerate(nz.nickname_keys(n.given))},
     }

@@ -7,6 +7,8 @@ from pathlib import Path
 from migrate.settings import Settings
 from tests.conftest import render_page, write_image_pdf
 from tests.integration.conftest import documents, json_lines, run_cli
+from tests.integration.test_mpi_cli import people
+from tests.integration.test_mpi_cli import write as write_patients
 
 FACE = [
     "Harbor Medical Group",
@@ -38,6 +40,12 @@ def test_scanned_chart_becomes_a_draft_with_provenance(tmp_path: Path) -> None:
         tmp_path / "in" / "chart.pdf", [render_page(FACE, font_size=12), render_page(NOTE, font_size=12, skew=2)]
     )
     home = tmp_path / "data"
+    # The index already knows her (another address): the draft must say so before anyone
+    # creates a second record.
+    known = {"id": "MRN0000999", "given_name": "Maria", "family_name": "Lopez", "birth_date": "1962-07-14",
+             "sex": "F", "address_line": "4 Elm Street", "postal_code": "19904"}  # fmt: skip
+    index_csv = write_patients(tmp_path / "index.csv", [*people(80, seed=3), known])
+    assert run_cli(home, "mpi", "import", str(index_csv)).returncode == 0
     r = run_cli(home, "ingest", str(pdf), "--workers", "1")
     assert r.returncode == 0, r.stderr
     (draft,) = json_lines(run_cli(home, "export", "drafts", "--format", "jsonl").stdout)
@@ -73,6 +81,8 @@ def test_scanned_chart_becomes_a_draft_with_provenance(tmp_path: Path) -> None:
     (visit,) = draft["encounters"]
     assert visit["date"]["value"] == "2021-03-09" and visit["provider"]["value"] == "Dr. Alan Chu"
     assert not [i for i in draft["issues"] if i["kind"] == "missing"]
+    assert draft["match"]["decision"] == "link" and draft["match"]["candidates"][0]["mrn"] == "MRN0000999"
+    assert 0.999 <= draft["match"]["candidates"][0]["score"] <= 1
 
     again = run_cli(home, "reextract", str(doc.id))
     assert again.returncode == 0 and "re-extracted 1" in again.stdout
