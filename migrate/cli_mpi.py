@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from migrate.errors import BadArguments
 from migrate.settings import Settings
@@ -156,9 +156,16 @@ def import_patients(
     rows, skipped = _read(file)
     settings = _database(db, home)
     actor = by or _default_actor()
-    with _steps("import") as bar, unit_of_work(settings.database_url) as session:
-        task = bar.add_task(f"storing {len(rows)} patients")
-        counts = index.import_rows(session, rows, actor)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err) as bar, unit_of_work(settings.database_url) as session:
+        task = bar.add_task("storing patients", total=len(rows))
+        counts = index.import_rows(session, rows, actor, progress=lambda n: bar.advance(task, n))
         if counts["added"] or counts["updated"] or index.current_model(session)[1] == 0:
             bar.update(task, description="counting names and estimating the match model")
             index.refresh(session)

@@ -139,7 +139,8 @@ def vetoes(levels: Levels, adults: npt.NDArray[np.bool_] | None = None) -> npt.N
     - a household (spouses, parents and children) also differs in birth date;
     - father and son (Jr/Sr) share the whole name: a suffix on one side only, or two different
       suffixes, with birth dates that are not the same;
-    - namesakes differ in birth date, or in their own SSNs.
+    - namesakes differ in birth date (different SSNs are no proof: one record may carry the
+      patient's own, the other a guarantor's).
 
     A different surname (marriage) is accepted with the same given name, birth date and sex and
     a middle name, address, phone or the SSN in common; a different sex with the same SSN.
@@ -162,7 +163,6 @@ def vetoes(levels: Levels, adults: npt.NDArray[np.bool_] | None = None) -> npt.N
     junior_senior = (suffix == _level_index("suffix", "conflict")) | (
         (suffix == _level_index("suffix", "one_sided")) & (d != _level_index("birth_date", "exact"))
     )
-    own_ssns_differ = ssn == _level_index("ssn", "disagree")
     married = (
         (g >= _level_index("given_name", "nickname"))
         & (d == _level_index("birth_date", "exact"))
@@ -175,9 +175,7 @@ def vetoes(levels: Levels, adults: npt.NDArray[np.bool_] | None = None) -> npt.N
     )
     surname = (levels[:, COL["family_name"]] == _level_index("family_name", "disagree")) & ~married
     sex_differs = (sex == _level_index("sex", "disagree")) & ~same_ssn
-    out: npt.NDArray[np.bool_] = (
-        names_differ | middle_differ | dates_differ | junior_senior | surname | sex_differs
-    )
+    out: npt.NDArray[np.bool_] = names_differ | middle_differ | dates_differ | junior_senior | surname | sex_differs
     return out
 
 

@@ -123,6 +123,36 @@ def test_hard_negatives_never_link() -> None:
     assert decide({**ROBERT, "family_name": "Smith Sr"}, {**ROBERT, "id": "6", "family_name": "Smith Jr"}) != "match"
 
 
+def test_guarantor_ssn_never_excuses_twins_or_a_child() -> None:
+    """Children are registered with a parent's SSN: twin babies share it, and so do parent and child."""
+    twin_a = rec(id="1", given_name="Ava", family_name="Reyes", birth_date="2021-05-02", sex="F",
+                 address_line="5 Oak St", phone="6145550101", ssn="123-45-6789")  # fmt: skip
+    twin_b = {**twin_a, "id": "2", "given_name": "Mia"}
+    assert decide(twin_a, twin_b) != "match"
+    parent = {**twin_a, "id": "3", "given_name": "Ava", "birth_date": "1990-01-12"}
+    assert decide(twin_a, parent) != "match"
+    # Two adults born the same day with the same full SSN: a given name typed wrong.
+    adult = {**twin_a, "birth_date": "1971-05-02"}
+    assert decide(adult, {**adult, "id": "4", "given_name": "Avaline"}) == "match"
+
+
+def test_father_and_son_and_middle_name_conflicts_never_link() -> None:
+    senior = {**ROBERT, "ssn": ""}
+    junior = {**senior, "id": "7", "family_name": "Smith Jr", "birth_date": "1956-03-14"}  # one digit off
+    assert decide(senior, junior) != "match"
+    other_middle = {**ROBERT, "id": "8", "middle_name": "Kevin", "ssn": ""}
+    assert decide({**ROBERT, "ssn": ""}, other_middle) != "match"
+
+
+def test_married_surname_links_with_enough_in_common() -> None:
+    her = rec(id="1", given_name="Laura", middle_name="Ann", family_name="Baker", birth_date="1980-02-11",
+              sex="F", address_line="9 Pine Rd", phone="6145550144")  # fmt: skip
+    assert decide(her, {**her, "id": "2", "family_name": "Baker-Lee"}) == "match"  # shared part
+    assert decide(her, {**her, "id": "3", "family_name": "Lee"}) == "match"  # middle, address, phone
+    moved = {**her, "id": "4", "family_name": "Lee", "middle_name": "", "address_line": "1 Elm St", "phone": ""}
+    assert decide(her, moved) != "match"  # only name and birth date left: a namesake is as likely
+
+
 def test_common_surname_counts_for_less_than_a_rare_one() -> None:
     rows = [rec(id=str(i), given_name="Ann", family_name="Smith" if i < 50 else f"Zyx{i}") for i in range(100)]
     recs = Records.from_rows(rows)
