@@ -14,6 +14,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "dob": ("birth_date",),
     "phone": ("contact",),
     "ssn_initial": ("ssn", "family_name"),
+    "ssn_given": ("ssn", "given_name"),
     "zip_initial": ("contact", "given_name", "family_name"),
     "names": ("given_name", "family_name"),
 }
@@ -44,6 +45,7 @@ def key_values(recs: Records) -> dict[str, Strs]:
         "dob": dob,
         "phone": recs.phone,
         "ssn_initial": _join(recs.ssn4, _first(recs.family)),
+        "ssn_given": _join(recs.ssn4, _first(recs.given)),
         # A hospital's patients live in a few dozen ZIP codes: the ZIP alone, or with one
         # initial, makes blocks of thousands.
         "zip_initial": _join(recs.postal, _first(recs.given), _first(recs.family)),

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from migrate.mpi import blocking
 from migrate.mpi.compare import compare
-from migrate.mpi.model import TF_FIELDS, Model, Scores, TermFreq, em, estimate_u, score
+from migrate.mpi.model import TF_FIELDS, Model, Scores, TermFreq, em, estimate_u, score, ssn_identifies
 from migrate.mpi.records import Ints, Records
 
 RANDOM_PAIRS = 500_000
@@ -73,10 +73,11 @@ def train(
     if len(union) == 0:
         return Model(m, u, model.prior, trained_on=n)
     sample = union if len(union) <= EM_SAMPLE else rng.choice(union, EM_SAMPLE, replace=False)
-    _m, lam = em(compare(recs, sample // n, sample % n), m, u, fixed=tuple(m))
+    levels = compare(recs, sample // n, sample % n)
+    _m, lam = em(levels, m, u, fixed=tuple(m))
     total_pairs = float(np.sum(side == 0)) * float(np.sum(side == 1)) if side is not None else n * (n - 1) / 2
     prior = min(max(lam * len(union) / total_pairs, 1e-12), 0.5)
-    return Model(m, u, prior, trained_on=n)
+    return Model(m, u, prior, trained_on=n, ssn_identifies=ssn_identifies(levels))
 
 
 def score_pairs(model: Model, recs: Records, left: Ints, right: Ints, tf: TermFreq | None) -> Scores:

@@ -56,6 +56,10 @@ class Model:
     trained_on: int = 0  # records the parameters were estimated from
     version: str = MODEL_VERSION
     notes: list[str] = field(default_factory=list)
+    # Whether this index's SSNs identify people: learnt from the data (see ``ssn_identifies``).
+    # When families share numbers (a guarantor's SSN on every child's record), agreement on it
+    # excuses nothing.
+    ssn_identifies: bool = False
 
     @classmethod
     def default(cls, n_records: int = 100_000) -> Model:
@@ -71,7 +75,7 @@ class Model:
             {
                 "version": self.version, "prior": self.prior, "link_threshold": self.link_threshold,
                 "review_threshold": self.review_threshold, "trained_on": self.trained_on,
-                "m": self.m, "u": self.u, "notes": self.notes,
+                "m": self.m, "u": self.u, "notes": self.notes, "ssn_identifies": self.ssn_identifies,
             },
             indent=1,
         )  # fmt: skip
@@ -81,7 +85,7 @@ class Model:
         d = json.loads(text)
         return cls(
             d["m"], d["u"], d["prior"], d["link_threshold"], d["review_threshold"], d.get("trained_on", 0),
-            d.get("version", MODEL_VERSION), d.get("notes", []),
+            d.get("version", MODEL_VERSION), d.get("notes", []), bool(d.get("ssn_identifies", False)),
         )  # fmt: skip
 
     def with_thresholds(self, link: float | None, review: float | None) -> Model:
@@ -129,7 +133,25 @@ def _level_index(name: str, label: str) -> int:
 COL = {c.name: i for i, c in enumerate(COMPARISONS)}
 
 
-def vetoes(levels: Levels, adults: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.bool_]:
+SHARED_SSN_LIMIT = 0.02  # share of SSN-agreeing candidate pairs that are clearly two people
+
+
+def ssn_identifies(levels: Levels) -> bool:
+    """Whether SSN agreement means one person in this data: among candidate pairs that agree on
+    the SSN, hardly any differ in both given name and birth date. In an index where children
+    carry a guarantor's number, many do, and the SSN must not excuse anything."""
+    same = levels[:, COL["ssn"]] == _level_index("ssn", "exact")
+    if same.sum() < 50:
+        return False
+    g = levels[same, COL["given_name"]]
+    d = levels[same, COL["birth_date"]]
+    two_people = (g == _level_index("given_name", "disagree")) & (d > 0) & (d < _level_index("birth_date", "partial"))
+    return float(two_people.mean()) < SHARED_SSN_LIMIT
+
+
+def vetoes(
+    levels: Levels, adults: npt.NDArray[np.bool_] | None = None, ssn_is_identity: bool = False
+) -> npt.NDArray[np.bool_]:
     """Pairs that look alike but disagree where one person cannot; a person decides them, never
     the score. The hard negatives of a hospital index:
 
@@ -157,9 +179,12 @@ def vetoes(levels: Levels, adults: npt.NDArray[np.bool_] | None = None) -> npt.N
     adult_same_number = (
         same_ssn & (d >= _level_index("birth_date", "partial")) & (adults if adults is not None else False)
     )
-    names_differ = (g > 0) & (g < _level_index("given_name", "close")) & ~adult_same_number
-    middle_differ = (levels[:, COL["middle_name"]] == _level_index("middle_name", "disagree")) & ~adult_same_number
-    dates_differ = (d > 0) & (d < _level_index("birth_date", "partial"))
+    # In an index whose SSNs identify people (learnt, ``ssn_identifies``), the same number
+    # excuses a different given name or birth date: one of them was typed wrong.
+    excused = adult_same_number | (same_ssn & ssn_is_identity)
+    names_differ = (g > 0) & (g < _level_index("given_name", "close")) & ~excused
+    middle_differ = (levels[:, COL["middle_name"]] == _level_index("middle_name", "disagree")) & ~excused
+    dates_differ = (d > 0) & (d < _level_index("birth_date", "partial")) & ~(same_ssn & ssn_is_identity)
     junior_senior = (suffix == _level_index("suffix", "conflict")) | (
         (suffix == _level_index("suffix", "one_sided")) & (d != _level_index("birth_date", "exact"))
     )
@@ -173,7 +198,9 @@ def vetoes(levels: Levels, adults: npt.NDArray[np.bool_] | None = None) -> npt.N
             | (ssn >= _level_index("ssn", "close"))
         )
     )
-    surname = (levels[:, COL["family_name"]] == _level_index("family_name", "disagree")) & ~married
+    surname = (levels[:, COL["family_name"]] == _level_index("family_name", "disagree")) & ~(
+        married | (same_ssn & ssn_is_identity)
+    )
     sex_differs = (sex == _level_index("sex", "disagree")) & ~same_ssn
     out: npt.NDArray[np.bool_] = names_differ | middle_differ | dates_differ | junior_senior | surname | sex_differs
     return out
@@ -205,7 +232,7 @@ def score(
                     per[k, i] = math.log2(m_exact / max(share, floor))
     total = per.sum(axis=1) + model.prior_weight
     prob = 1 / (1 + np.exp2(-np.clip(total, -60, 60)))
-    return Scores(levels, per, total, prob, vetoes(levels, adults))
+    return Scores(levels, per, total, prob, vetoes(levels, adults, model.ssn_identifies))
 
 
 def estimate_u(levels: Levels) -> dict[str, list[float]]:
