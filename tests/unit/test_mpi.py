@@ -203,3 +203,19 @@ def test_clusters_do_not_chain_two_people_through_a_weak_middle_record() -> None
 
 def test_comparison_levels_named_as_documented() -> None:
     assert BY_NAME["given_name"].levels[0] == "missing" and BY_NAME["suffix"].levels[1] == "conflict"
+
+
+def test_whether_ssns_identify_people_is_learnt_from_the_index() -> None:
+    from migrate.mpi.model import ssn_identifies
+
+    g, d, s = COLS["given_name"], COLS["birth_date"], COLS["ssn"]
+    own = np.zeros((200, len(COMPARISONS)), dtype=np.int8)
+    own[:, s] = BY_NAME["ssn"].level("exact")
+    own[:, g] = BY_NAME["given_name"].level("exact")
+    own[:, d] = BY_NAME["birth_date"].level("exact")
+    own[:2, g] = BY_NAME["given_name"].level("disagree")  # a typo or two
+    assert ssn_identifies(own)
+    families = own.copy()
+    families[:60, g] = BY_NAME["given_name"].level("disagree")  # a guarantor's number on children
+    families[:60, d] = BY_NAME["birth_date"].level("disagree")
+    assert not ssn_identifies(families)
