@@ -102,9 +102,12 @@ def _find(parent: list[int], x: int) -> int:
 
 
 def resolve(model: Model, recs: Records, left: Ints, right: Ints, tf: TermFreq | None) -> list[Pair]:
-    """Scored candidate pairs into decisions; matches grouped into clusters transitively, but a
-    cluster never joins two records that, compared directly, disagree where one person cannot
-    or share too little (no chaining two people through a middle record)."""
+    """Scored candidate pairs into decisions; matches grouped into clusters transitively, strongest
+    first. Two clusters join only if every pair across them has at least the evidence for review
+    and fewer than half of those pairs disagree where one person cannot: a record must agree with
+    most of a cluster, so two people are never chained through a middle record (A~B, B~C with A
+    and C in conflict: half the pairs conflict, C stays out), while a person's many records, each
+    copied with its own errors, still come together."""
     s = score_pairs(model, recs, left, right, tf)
     decisions = s.decisions(model)
     keep = decisions != "none"
@@ -129,10 +132,7 @@ def resolve(model: Model, recs: Records, left: Ints, right: Ints, tf: TermFreq |
             xs = np.asarray([x for x in ma for _ in mb], dtype=np.int64)
             ys = np.asarray([y for _ in ma for y in mb], dtype=np.int64)
             cross = score_pairs(model, recs, xs, ys, tf)
-            # Every record of the joined cluster must be compatible with every other: no hard
-            # disagreement and at least enough evidence for review. Two records joined only
-            # through a third that each resembles in a different way stay apart.
-            if cross.veto.any() or (cross.probability < model.review_threshold).any():
+            if cross.veto.mean() >= 0.5 or (cross.probability < model.review_threshold).any():
                 continue
             cross_pairs = [(int(x), int(y), float(q)) for x, y, q in zip(xs, ys, cross.probability, strict=True)]
         parent[rb] = ra
