@@ -43,6 +43,7 @@ COMPARISONS = (
 )
 BY_NAME = {c.name: c for c in COMPARISONS}
 JW_CLOSE = 0.9
+JW_CROSSED = 0.88
 PARALLEL_FROM = 20_000  # pairs; below this, starting threads costs more than it saves
 
 
@@ -144,8 +145,17 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
     initial = p & ((ga == a1) | (gb == b1)) & (a1 == b1)
     # Given and middle names written the other way round ("J Robert" / "Robert").
     swapped = ((ga == mb) & (ga >= 0)) | ((gb == ma) & (gb >= 0))
-    # Given name and surname entered in each other's boxes.
+    # Given name and surname entered in each other's boxes (and perhaps mistyped there).
     crossed = (ga == fb) & (fa == gb) & (ga >= 0) & (fa >= 0)
+    maybe = np.flatnonzero(p & (fa >= 0) & (fb >= 0) & ~g_close & ~crossed & (fa != fb))
+    if len(maybe):
+        gl, gr, fl, fr = (
+            recs.given[left[maybe]],
+            recs.given[right[maybe]],
+            recs.family[left[maybe]],
+            recs.family[right[maybe]],
+        )
+        crossed[maybe] = (_jw(gl, fr) >= JW_CROSSED) & (_jw(fl, gr) >= JW_CROSSED)
     nick = _nicknames(recs, ga, gb, p & (ga != gb))
     c = BY_NAME["given_name"]
     out[:, col["given_name"]] = _grade(

@@ -157,9 +157,15 @@ def dedupe(recs: Records, model: Model | None = None, progress: Progress | None 
 def link(
     left_recs: Records, right_recs: Records, model: Model | None = None, progress: Progress | None = None
 ) -> list[Pair]:
-    """Pairs across two files; indices of the right file are offset by len(left_recs)."""
+    """Pairs across two files; indices of the right file are offset by len(left_recs). Each pair
+    is decided on its own evidence: linking does not group records, so a record that matches two
+    records of the other file (a duplicate there) gets both."""
     recs = Records.concat(left_recs, right_recs)
     side = np.concatenate([np.zeros(len(left_recs), np.int8), np.ones(len(right_recs), np.int8)])
     model = model or train(recs, side=side, progress=progress)
     left, right = blocking.candidate_pairs(recs, side)
-    return [p for p in resolve(model, recs, left, right, term_freq(recs)) if side[p.left] != side[p.right]]
+    s = score_pairs(model, recs, left, right, term_freq(recs))
+    decisions = s.decisions(model)
+    keep = np.flatnonzero(decisions != "none")
+    pairs = [Pair(int(left[k]), int(right[k]), float(s.probability[k]), str(decisions[k])) for k in keep]
+    return sorted(pairs, key=lambda p: (-p.score, p.left, p.right))
