@@ -37,7 +37,7 @@ class Settings(BaseSettings):
 
     # Master patient index. No false links is the first goal: a link needs a posterior this high
     # and no hard disagreement (different given name, birth date, Jr/Sr); review below it.
-    mpi_link_threshold: float = Field(default=0.999, gt=0, le=1)
+    mpi_link_threshold: float = Field(default=0.99, gt=0, le=1)
     mpi_review_threshold: float = Field(default=0.5, gt=0, le=1)
     mrn_prefix: str = Field(default="CM", pattern=r"^[A-Z]{0,6}$", description="prefix of MRNs this tool issues")
 

@@ -134,17 +134,21 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
     col = {c.name: i for i, c in enumerate(COMPARISONS)}
     g, m, f, g1, m1, p1, p2 = recs.codes(*NAME_COLUMNS)
     gph, fph = recs.codes("given_ph", "family_ph")
+    gocr, focr = recs.codes("given_ocr", "family_ocr")
 
     ga, gb = g[left], g[right]
     ma, mb = m[left], m[right]
     fa, fb = f[left], f[right]
     p = (ga >= 0) & (gb >= 0)
     g_close = _similar(recs.given[left], recs.given[right], ga, gb, typo_len=4) >= JW_CLOSE
+    g_close |= (gocr[left] == gocr[right]) & (gocr[left] >= 0)
     a1, b1 = g1[left], g1[right]
     # A name equal to its own first letter is an initial.
     initial = p & ((ga == a1) | (gb == b1)) & (a1 == b1)
-    # Given and middle names written the other way round ("J Robert" / "Robert").
+    # Given and middle names written the other way round: both ("Adrian Wayne" / "Wayne Adrian")
+    # is one person's two names; one way ("J Robert" / "Robert") is weaker.
     swapped = ((ga == mb) & (ga >= 0)) | ((gb == ma) & (gb >= 0))
+    both_swapped = (ga == mb) & (gb == ma) & (ga >= 0) & (gb >= 0)
     # Given name and surname entered in each other's boxes (and perhaps mistyped there).
     crossed = (ga == fb) & (fa == gb) & (ga >= 0) & (fa >= 0)
     maybe = np.flatnonzero(p & (fa >= 0) & (fb >= 0) & ~g_close & ~crossed & (fa != fb))
@@ -163,7 +167,7 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
         [
             (initial, c.level("initial")),
             (((gph[left] == gph[right]) & (gph[left] >= 0)) | swapped, c.level("phonetic")),
-            (g_close | crossed, c.level("close")),
+            (g_close | crossed | both_swapped, c.level("close")),
             (nick, c.level("nickname")),
             (ga == gb, c.level("exact")),
         ],
@@ -171,10 +175,13 @@ def compare(recs: Records, left: Ints, right: Ints) -> Levels:
 
     p = (ma >= 0) & (mb >= 0)
     c = BY_NAME["middle_name"]
-    out[:, col["middle_name"]] = _grade(p, [(m1[left] == m1[right], c.level("initial")), (ma == mb, c.level("exact"))])
+    out[:, col["middle_name"]] = _grade(
+        p, [(m1[left] == m1[right], c.level("initial")), ((ma == mb) | both_swapped, c.level("exact"))]
+    )
 
     p = (fa >= 0) & (fb >= 0)
     f_close = _similar(recs.family[left], recs.family[right], fa, fb, typo_len=4) >= JW_CLOSE
+    f_close |= (focr[left] == focr[right]) & (focr[left] >= 0)
     shared = np.zeros(n, dtype=bool)
     for pa in (p1, p2):
         for pb in (p1, p2):

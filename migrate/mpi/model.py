@@ -51,7 +51,7 @@ class Model:
     m: dict[str, list[float]]
     u: dict[str, list[float]]
     prior: float  # probability that two random records are one person
-    link_threshold: float = 0.999  # posterior probability at or above which the tool links alone
+    link_threshold: float = 0.99  # posterior probability at or above which the tool links alone
     review_threshold: float = 0.5  # a person decides between the two
     trained_on: int = 0  # records the parameters were estimated from
     version: str = MODEL_VERSION

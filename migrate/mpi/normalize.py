@@ -95,6 +95,20 @@ def nicknames_agree(a: str, b: str) -> bool:
     return b in fa or a in fb or bool(_namer().canonicals_of(a) & _namer().canonicals_of(b))
 
 
+# Letter shapes OCR and hurried handwriting confuse: "Carneron" is "Cameron", "Ehzabeth" is
+# "Elizabeth", "Mvrphy" is "Murphy". Both sides are mapped the same way, so names that differ only
+# in these shapes get the same key.
+OCR_CONFUSIONS = (("rn", "m"), ("li", "h"), ("cl", "d"), ("vv", "w"), ("v", "u"), ("ii", "u"),
+                  ("0", "o"), ("1", "l"), ("5", "s"), ("8", "b"))  # fmt: skip
+
+
+@cache
+def ocr_key(word: str) -> str:
+    for a, b in OCR_CONFUSIONS:
+        word = word.replace(a, b)
+    return word
+
+
 @cache
 def phonetic(word: str) -> str:
     """NYSIIS code of a folded name word ("" for none)."""

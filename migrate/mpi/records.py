@@ -43,6 +43,8 @@ class Records:
     family_ph: Strs
     middle1: Strs  # first letter of the middle name
     given1: Strs  # first letter of the given name
+    given_ocr: Strs  # given name and surname with OCR look-alikes folded (nz.ocr_key)
+    family_ocr: Strs
     ssn4: Strs  # last four digits of the SSN
     part1: Strs  # first and last identifying part of the surname ("garcia", "lopez")
     part2: Strs
@@ -167,6 +169,8 @@ def normalise_row(row: Mapping[str, object]) -> dict[str, object]:
         "family_ph": nz.phonetic(n.family.replace(" ", "")),
         "middle1": n.middle[:1],
         "given1": n.given[:1],
+        "given_ocr": nz.ocr_key(n.given),
+        "family_ocr": nz.ocr_key(n.family),
         "ssn4": nz.ssn(get("ssn"))[-4:],
         "part1": n.family_parts[0] if n.family_parts else "",
         "part2": n.family_parts[-1] if n.family_parts else "",
