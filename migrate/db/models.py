@@ -134,6 +134,7 @@ class MpiPatient(Base):
     bk_phone: Mapped[str | None] = mapped_column(String(16), index=True)
     bk_ssn_initial: Mapped[str | None] = mapped_column(String(16), index=True)
     bk_ssn_given: Mapped[str | None] = mapped_column(String(16), index=True)
+    bk_ssn_full: Mapped[str | None] = mapped_column(String(16), index=True)
     bk_zip_initial: Mapped[str | None] = mapped_column(String(24), index=True)
     bk_names: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

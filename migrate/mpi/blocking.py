@@ -15,6 +15,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "phone": ("contact",),
     "ssn_initial": ("ssn", "family_name"),
     "ssn_given": ("ssn", "given_name"),
+    "ssn_full": ("ssn",),
     "zip_initial": ("contact", "given_name", "family_name"),
     "names": ("given_name", "family_name"),
 }
@@ -46,6 +47,8 @@ def key_values(recs: Records) -> dict[str, Strs]:
         "phone": recs.phone,
         "ssn_initial": _join(recs.ssn4, _first(recs.family)),
         "ssn_given": _join(recs.ssn4, _first(recs.given)),
+        # A whole number (not only its last four digits) is selective on its own.
+        "ssn_full": np.where(np.char.str_len(recs.ssn.astype(str)) >= 7, recs.ssn, "").astype(object),
         # A hospital's patients live in a few dozen ZIP codes: the ZIP alone, or with one
         # initial, makes blocks of thousands.
         "zip_initial": _join(recs.postal, _first(recs.given), _first(recs.family)),

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("bk_phone", sa.String(length=16), nullable=True),
         sa.Column("bk_ssn_initial", sa.String(length=16), nullable=True),
         sa.Column("bk_ssn_given", sa.String(length=16), nullable=True),
+        sa.Column("bk_ssn_full", sa.String(length=16), nullable=True),
         sa.Column("bk_zip_initial", sa.String(length=24), nullable=True),
         sa.Column("bk_names", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -59,6 +60,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_mpi_patients_bk_phone"), ["bk_phone"], unique=False)
         batch_op.create_index(batch_op.f("ix_mpi_patients_bk_ssn_initial"), ["bk_ssn_initial"], unique=False)
         batch_op.create_index(batch_op.f("ix_mpi_patients_bk_ssn_given"), ["bk_ssn_given"], unique=False)
+        batch_op.create_index(batch_op.f("ix_mpi_patients_bk_ssn_full"), ["bk_ssn_full"], unique=False)
         batch_op.create_index(batch_op.f("ix_mpi_patients_bk_zip_initial"), ["bk_zip_initial"], unique=False)
 
     op.create_table(
@@ -119,6 +121,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_mpi_patients_bk_zip_initial"))
         batch_op.drop_index(batch_op.f("ix_mpi_patients_bk_ssn_initial"))
         batch_op.drop_index(batch_op.f("ix_mpi_patients_bk_ssn_given"))
+        batch_op.drop_index(batch_op.f("ix_mpi_patients_bk_ssn_full"))
         batch_op.drop_index(batch_op.f("ix_mpi_patients_bk_phone"))
         batch_op.drop_index(batch_op.f("ix_mpi_patients_bk_names"))
         batch_op.drop_index(batch_op.f("ix_mpi_patients_bk_name_year"))
