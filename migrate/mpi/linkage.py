@@ -14,8 +14,9 @@ from migrate.mpi.compare import compare
 from migrate.mpi.model import TF_FIELDS, Model, Scores, TermFreq, em, estimate_u, score, ssn_identifies
 from migrate.mpi.records import Ints, Records
 
-RANDOM_PAIRS = 500_000
-EM_SAMPLE = 200_000  # pairs per EM session: enough for parameters of a few levels each
+RANDOM_PAIRS = 300_000
+SESSION_SAMPLE = 60_000  # pairs per EM session: m of a few levels per comparison needs no more
+EM_SAMPLE = 200_000  # candidate pairs for the match share (prior) and the SSN check
 Progress = Callable[[str], None]
 
 
@@ -61,7 +62,7 @@ def train(
         all_pairs.append(coded)
         if len(coded) < 20:
             continue
-        sample = coded if len(coded) <= EM_SAMPLE else rng.choice(coded, EM_SAMPLE, replace=False)
+        sample = coded if len(coded) <= SESSION_SAMPLE else rng.choice(coded, SESSION_SAMPLE, replace=False)
         levels = compare(recs, sample // n, sample % n)
         m_key, _lam = em(levels, model.m, u, fixed=fields)
         for name, vals in m_key.items():
