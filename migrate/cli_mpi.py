@@ -26,10 +26,26 @@ ReviewOpt = Annotated[
 ]
 
 
+class _Stages:
+    """A progress bar over the stages of a linkage run: normalising, estimating the model (one
+    step per EM session), comparing; each stage names itself."""
+
+    def __init__(self, bar: Progress) -> None:
+        from migrate.mpi.blocking import KEYS
+
+        self.bar = bar
+        self.task = bar.add_task("normalising records", total=len(KEYS) + 4)
+
+    def __call__(self, description: str) -> None:
+        self.bar.update(self.task, advance=1, description=description)
+
+
 @contextmanager
-def _steps(label: str) -> Iterator[Progress]:
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
-        yield bar
+def _steps(label: str) -> Iterator[_Stages]:
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as bar:
+        yield _Stages(bar)
+        bar.update(bar.tasks[0].id, completed=bar.tasks[0].total, description=f"{label}: done")
 
 
 def _read(path: Path) -> tuple[list[dict[str, str]], int]:
@@ -64,14 +80,11 @@ def dedupe(
 
     _thresholds(link_threshold, review_threshold)
     rows, skipped = _read(file)
-    with _steps("dedupe") as bar:
-        task = bar.add_task("normalising records")
+    with _steps("dedupe") as stage:
         recs = Records.from_rows(rows)
-        bar.update(task, description=f"{len(recs)} records: estimating the model")
-        model = linkage.train(recs, progress=lambda m: bar.update(task, description=m)).with_thresholds(
-            link_threshold, review_threshold
-        )
-        bar.update(task, description="comparing candidate pairs")
+        stage(f"{len(recs)} records: estimating the model")
+        model = linkage.train(recs, progress=stage).with_thresholds(link_threshold, review_threshold)
+        stage("comparing candidate pairs")
         pairs = linkage.dedupe(recs, model)
     n = write_pairs(out_file, ((recs.ids[p.left], recs.ids[p.right], p.score, p.decision) for p in pairs))
     matches = sum(1 for p in pairs if p.decision == "match")
@@ -98,15 +111,14 @@ def link(
     _thresholds(link_threshold, review_threshold)
     lrows, lskip = _read(left)
     rrows, rskip = _read(right)
-    with _steps("link") as bar:
-        task = bar.add_task("normalising records")
+    with _steps("link") as stage:
         lrecs, rrecs = Records.from_rows(lrows), Records.from_rows(rrows)
         recs = Records.concat(lrecs, rrecs)
         side = np.concatenate([np.zeros(len(lrecs), np.int8), np.ones(len(rrecs), np.int8)])
-        bar.update(task, description=f"{len(lrecs)} + {len(rrecs)} records: estimating the model")
-        model = linkage.train(recs, side=side, progress=lambda m: bar.update(task, description=m))
+        stage(f"{len(lrecs)} + {len(rrecs)} records: estimating the model")
+        model = linkage.train(recs, side=side, progress=stage)
         model = model.with_thresholds(link_threshold, review_threshold)
-        bar.update(task, description="comparing candidate pairs")
+        stage("comparing candidate pairs")
         pairs = linkage.link(lrecs, rrecs, model)
     n = write_pairs(out_file, ((recs.ids[p.left], recs.ids[p.right], p.score, p.decision) for p in pairs))
     matches = sum(1 for p in pairs if p.decision == "match")
