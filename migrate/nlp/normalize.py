@@ -86,6 +86,13 @@ US_STATES = frozenset(
         "GU",
         "AS",
         "MP",
+        # Freely associated states served by USPS, and the military post offices.
+        "FM",
+        "MH",
+        "PW",
+        "AA",
+        "AE",
+        "AP",
     ]
 )
 STATE_NAMES = {
@@ -99,6 +106,8 @@ STATE_NAMES = {
     "oregon": "OR", "pennsylvania": "PA", "rhode island": "RI", "south carolina": "SC", "south dakota": "SD",
     "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA", "washington": "WA",
     "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY", "puerto rico": "PR",
+    "guam": "GU", "american samoa": "AS", "virgin islands": "VI", "northern mariana islands": "MP",
+    "micronesia": "FM", "marshall islands": "MH", "palau": "PW",
 }  # fmt: skip
 
 

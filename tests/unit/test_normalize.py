@@ -71,6 +71,8 @@ def test_not_phones(text: str) -> None:
 
 def test_states_and_providers() -> None:
     assert nz.parse_state("oh") == "OH" and nz.parse_state("New York") == "NY" and nz.parse_state("ZZ") is None
+    # USPS also serves the freely associated states and military post offices.
+    assert nz.parse_state("FM") == "FM" and nz.parse_state("Guam") == "GU" and nz.parse_state("AE") == "AE"
     assert nz.provider_name("MCDOWELL, MICHAEL MD") == "Dr. Michael Mcdowell"
     assert nz.provider_name("Jasmine Brown, MD") == "Dr. Jasmine Brown"
 
