@@ -18,11 +18,12 @@ HEADER = ["id", "given_name", "middle_name", "family_name", "birth_date", "sex",
           "postal_code", "phone", "ssn"]  # fmt: skip
 
 
-def main() -> None:
+def fake_patients(n: int, seed: int) -> list[dict[str, str]]:
+    """``n`` invented patients in the contract patient CSV shape (deterministic for a seed)."""
     fake = Faker("en_US")
-    fake.seed_instance(2024)
+    fake.seed_instance(seed)
     rows = []
-    for i in range(200):
+    for i in range(n):
         sex = "F" if i % 2 else "M"
         rows.append(
             {
@@ -40,6 +41,11 @@ def main() -> None:
                 "ssn": fake.numerify("###-##-####"),
             }
         )
+    return rows
+
+
+def main() -> None:
+    rows = fake_patients(200, seed=2024)
     for k, truth in enumerate(sorted((HERE / "truth").glob("*.truth.json"))[:3]):
         patient = json.loads(truth.read_text(encoding="utf-8"))["patient"]
         row = {h: patient.get(h) or "" for h in HEADER if h != "id"}

@@ -5,36 +5,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from faker import Faker
-
+from samples.make_index import fake_patients
 from tests.integration.conftest import run_cli
 
 HEADER = "id,given_name,middle_name,family_name,birth_date,sex,address_line,city,state,postal_code,phone,ssn"
 
 
 def people(n: int, seed: int) -> list[dict[str, str]]:
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
-    out = []
-    for i in range(n):
-        sex = "F" if i % 2 else "M"
-        out.append(
-            {
-                "id": f"P{i:05d}",
-                "given_name": fake.first_name_female() if sex == "F" else fake.first_name_male(),
-                "middle_name": fake.first_name(),
-                "family_name": fake.last_name(),
-                "birth_date": fake.date_of_birth(minimum_age=1, maximum_age=95).isoformat(),
-                "sex": sex,
-                "address_line": fake.street_address(),
-                "city": fake.city(),
-                "state": fake.state_abbr(),
-                "postal_code": fake.postcode(),
-                "phone": fake.numerify("2##555####"),
-                "ssn": fake.numerify("###-##-####"),
-            }
-        )
-    return out
+    return [{**p, "id": f"P{i:05d}"} for i, p in enumerate(fake_patients(n, seed))]
 
 
 def write(path: Path, rows: list[dict[str, str]], tail: bytes = b"") -> Path:
