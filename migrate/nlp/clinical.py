@@ -20,7 +20,7 @@ from spacy.language import Language
 from migrate.nlp import normalize as nz
 from migrate.nlp import terminology
 from migrate.nlp.context import Assertion, assess, section_of
-from migrate.nlp.forms import RULES, lexicon, pair
+from migrate.nlp.forms import RULES, Label, lexicon, pair
 from migrate.nlp.layout import Line, union
 from migrate.records import Box, FieldValue
 
@@ -332,7 +332,37 @@ def encounter_type(lines: Sequence[Line]) -> str | None:
     return None
 
 
-SIGNED = re.compile(r"\b(?:electronically\s+)?signed\s+by[:\s]+(.+)$", re.I)
+SIGNED = re.compile(r"\b(?:electronically\s+)?signed(?:\s+by)?\s*[:\s]\s*(.+)$", re.I)
+
+
+DATE_LABEL_KINDS = (
+    (re.compile(r"admi"), "inpatient"),
+    (re.compile(r"procedure"), "procedure"),
+    (re.compile(r"visit|service|\bdos\b|seen|encounter"), "office visit"),
+)
+# A letter or note saying when the patient was seen: "whom I saw in the office on 03 May 2020",
+# "I saw your patient ... in consultation on February 4, 2016". Birth dates in between are skipped
+# because the date must follow "on".
+SEEN_ON = re.compile(r"\b(?:saw|seen|evaluated|examined|visited)\b[^.;]{0,160}?\bon\s+", re.I)
+
+
+def _kind_of_date_label(label: Label) -> str | None:
+    words = " ".join(w.text.lower() for w in label.line.words[label.first : label.end])
+    for pattern, kind in DATE_LABEL_KINDS:
+        if pattern.search(words):
+            return kind
+    return None
+
+
+def _date_in_prose(plines: Sequence[Line]) -> FieldValue | None:
+    for block in blocks(plines):
+        for m in SEEN_ON.finditer(block.text):
+            dm = nz.DATE_PATTERN.match(block.text, m.end())
+            d = nz.parse_date(dm.group(1)) if dm else None
+            if dm and d and nz.date_valid(d) is None:
+                box, ocr = block.locate(dm.start(1), dm.end(1))
+                return FieldValue(d.isoformat(), 0.85 * ocr, block.page, box, "text:seen_on")
+    return None
 
 
 def encounters(lines: Sequence[Line]) -> list[dict[str, Any]]:
@@ -356,14 +386,20 @@ def encounters(lines: Sequence[Line]) -> list[dict[str, Any]]:
                     e = value.start + (m.end(1) if m else len(value.text))
                     box, ocr = value.line.locate(s, e)
                     when = FieldValue(d.isoformat(), 0.95 * ocr, page, box, "label:encounter_date")
+                    # "Visit:", "Date of service:" say there was an encounter even on a page
+                    # whose title we do not know; a bare "Date:" does not.
+                    kind = kind or _kind_of_date_label(label)
             elif label.field == "provider" and who is None:
                 name = nz.provider_name(re.split(r"\s{2,}|\bdate\b", value.text, flags=re.I)[0])
                 if name:
                     box, ocr = value.line.locate(value.start, value.end)
                     who = FieldValue(name, 0.9 * ocr, page, box, "label:provider")
+        if when is None and kind is not None:
+            when = _date_in_prose(plines)
         for line in plines:
             m = SIGNED.search(line.text)
-            name = nz.provider_name(re.split(r"\s+on\s+\d", m.group(1))[0]) if m else None
+            # "Signed: Dr. Emily Morgan   01/28/2021": the name ends where a date begins.
+            name = nz.provider_name(re.split(r"\s+(?:on\s+)?\d", m.group(1))[0]) if m else None
             if m and name:
                 box, ocr = line.locate(m.start(1), m.end(1))
                 signed = FieldValue(name, 0.85 * ocr, page, box, "text:signed_by")

@@ -107,3 +107,28 @@ def test_surgical_history_lists_become_dated_procedures() -> None:
 def test_no_prior_surgery_is_not_a_procedure() -> None:
     assert procs(["Past surgical history: none"]) == []
     assert procs(["PSH: No prior surgeries."]) == []
+
+
+def visits(rows: list[str]) -> list[tuple[object, object, object]]:
+    lines = group_lines(1, page([[(50, r)] for r in rows]))
+    return [
+        (e["date"].value, e["type"].value, e["provider"].value if "provider" in e else None)
+        for e in clinical.encounters(lines)
+    ]
+
+
+def test_encounters_from_visit_labels_prose_and_signatures() -> None:
+    # A visit label says there was an encounter even under a title we do not know.
+    assert visits(
+        ["Lakeside Clinic", "Patient: DOE, JANE", "Visit: 01/28/2021", "Signed: Dr. Emily Morgan   01/28/2021"]
+    ) == [("2021-01-28", "office visit", "Dr. Emily Morgan")]
+    # A bare "Date:" on a page we cannot place is not an encounter.
+    assert visits(["Lakeside Clinic", "Date: 01/28/2021"]) == []
+    # A consultation letter: the date the patient was seen, not the birth date before it.
+    letter = [
+        "May 26, 2020",
+        "Dear Dr. Anderson,",
+        "Thank you for referring Ms. Browning (date of birth 01/11/1942), whom I saw in the",
+        "office on 03 May 2020. She reports dyspnea.",
+    ]
+    assert [v[:2] for v in visits(letter)] == [("2020-05-03", "consultation")]
