@@ -282,6 +282,13 @@ def diagnoses(bs: Sequence[Block]) -> tuple[Entries, Entries, Entries]:
             considered.setdefault(m.concept.code, m)
         else:
             by_code.setdefault(m.concept.code, []).append(m)
+    for code in [c for c in by_code if terminology.is_unspecified(c)]:
+        # "renal cell carcinoma" beside "renal cell carcinoma, right kidney", "anxiety" beside
+        # "generalized anxiety disorder": one condition, coded as specifically as the chart
+        # allows (ICD-10-CM: an unspecified code is not used with a specific one of its category).
+        specific = [c for c in by_code if c != code and c[:3] == code[:3] and not terminology.is_unspecified(c)]
+        if specific and all(not m.assertion.negated for m in by_code[code]):
+            del by_code[code]
     out: Entries = []
     for code, ms in by_code.items():
         affirmed = [m for m in ms if not m.assertion.negated]

@@ -128,3 +128,12 @@ def lateralize(concept: Concept, side: str) -> Concept:
         if icd.is_leaf(sibling) and side in description and other not in description:
             return Concept(sibling, icd.get_description(sibling), concept.source)
     return concept
+
+
+@cache
+def is_unspecified(code: str) -> bool:
+    """An ICD-10-CM code that leaves the condition's type, site or side unspecified."""
+    try:
+        return "unspecified" in icd.get_description(code).lower()
+    except ValueError:
+        return False

@@ -19,7 +19,7 @@ from migrate.nlp.forms import RULES
 from migrate.nlp.layout import Line, group_lines
 from migrate.records import FieldValue, Word
 
-EXTRACTOR_VERSION = "extract-3"
+EXTRACTOR_VERSION = "extract-4"
 PATIENT_FIELDS = (
     "given_name", "middle_name", "family_name", "name_suffix", "birth_date", "sex", "chart_number",
     "address_line", "city", "state", "postal_code", "phone", "insurance_payer", "insurance_member_id",

@@ -132,3 +132,18 @@ def test_encounters_from_visit_labels_prose_and_signatures() -> None:
         "office on 03 May 2020. She reports dyspnea.",
     ]
     assert [v[:2] for v in visits(letter)] == [("2020-05-03", "consultation")]
+
+
+def test_unspecified_code_gives_way_to_a_specific_one_of_its_category() -> None:
+    found, _family = dx(
+        [
+            "FINAL DIAGNOSIS: Clear cell renal cell carcinoma, right kidney.",
+            "Sections show clear cell renal cell carcinoma.",
+            "Assessment: anxiety. Generalized anxiety disorder (F41.1), continue sertraline.",
+        ]
+    )
+    assert "C64.1" in found and "C64.9" not in found
+    assert "F41.1" in found and "F41.9" not in found
+    # Alone, the unspecified code stays.
+    alone, _ = dx(["Assessment: anxiety, stable."])
+    assert "F41.9" in alone
