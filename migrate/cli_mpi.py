@@ -178,7 +178,7 @@ def import_patients(
     with Progress(*columns, console=err) as bar, unit_of_work(settings.database_url) as session:
         task = bar.add_task("storing patients", total=len(rows))
         counts = index.import_rows(session, rows, actor, progress=lambda n: bar.advance(task, n))
-        if counts["added"] or counts["updated"] or index.current_model(session)[1] == 0:
+        if counts["added"] or counts["updated"] or index.current_model(session).model_id == 0:
             bar.update(task, description="counting names and estimating the match model")
             index.refresh(session)
         session.commit()

@@ -47,11 +47,6 @@ JW_CROSSED = 0.88
 PARALLEL_FROM = 20_000  # pairs; below this, starting threads costs more than it saves
 
 
-def _present(a: Strs, b: Strs) -> npt.NDArray[np.bool_]:
-    out: npt.NDArray[np.bool_] = (a != "") & (b != "")
-    return out
-
-
 def _jw(a: Strs, b: Strs) -> npt.NDArray[np.float32]:
     if len(a) == 0:
         return np.zeros(0, dtype=np.float32)

@@ -8,11 +8,9 @@ on SQLite and PostgreSQL alike. Every change is an append-only event with who an
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -24,7 +22,7 @@ from migrate.db.models import MpiEvent, MpiModel, MpiPatient, MpiTermFrequency, 
 from migrate.errors import BadArguments, NotFound
 from migrate.mpi import blocking, linkage
 from migrate.mpi.model import Model, Reason, explain
-from migrate.mpi.records import FIELDS, Records, normalise_row
+from migrate.mpi.records import FIELDS, PARALLEL_ROWS, Records, normalise_row, normalise_rows, normaliser_pool
 
 IDENTITY = tuple(f for f in FIELDS if f != "id")
 KEY_COLUMNS = {key: getattr(MpiPatient, f"bk_{key}") for key in blocking.KEYS}
@@ -100,10 +98,10 @@ def import_rows(
     normalised a chunk at a time, in a process pool when the file is large."""
     counts = {"added": 0, "updated": 0, "unchanged": 0}
     batch: list[Mapping[str, str]] = []
-    pool = None
+    rows = list(rows)
+    pool = normaliser_pool() if len(rows) >= PARALLEL_ROWS and (os.cpu_count() or 1) > 1 else None
 
     def flush() -> None:
-        nonlocal pool
         mrns = [r["id"] for r in batch]
         existing = {p.mrn: p for p in session.scalars(select(MpiPatient).where(MpiPatient.mrn.in_(mrns)))}
         seen: set[str] = set()
@@ -111,21 +109,15 @@ def import_rows(
         for r in batch:
             identity = {k: r.get(k, "") or "" for k in IDENTITY}
             row = existing.get(r["id"])
+            if r["id"] in seen:
+                continue  # the same id twice in a file: its first row counts
             if row is not None and row.identity == identity:
                 counts["unchanged"] += 1
-            elif row is None and r["id"] in seen:
-                continue
             else:
                 todo.append((r, identity, row))
             seen.add(r["id"])
         if todo:
-            work = [{"id": r["id"], **identity} for r, identity, _ in todo]
-            if len(work) >= 2000 and (os.cpu_count() or 1) > 1:
-                if pool is None:
-                    pool = multiprocessing.get_context("forkserver").Pool(os.cpu_count())
-                norms = pool.map(normalise_row, work, chunksize=500)
-            else:
-                norms = [normalise_row(w) for w in work]
+            norms = normalise_rows([{"id": r["id"], **identity} for r, identity, _ in todo], pool=pool)
             keys = _keys_many(norms)
             for (r, identity, row), norm, key in zip(todo, norms, keys, strict=True):
                 if row is None:
@@ -180,29 +172,49 @@ def refresh(session: Session, seed: int = 1) -> Model:
         model = replace(model, prior=model.prior * len(norms) / total, trained_on=total)
     session.add(MpiModel(version=model.version, parameters=model.to_json(), records=total))
     session.flush()
-    _cached_model.cache_clear()
     return model
 
 
-@lru_cache(maxsize=4)
-def _cached_model(url: str, model_id: int, text: str) -> Model:
-    return Model.from_json(text)
+_MODELS: dict[tuple[str, int], Model] = {}
 
 
-def current_model(session: Session) -> tuple[Model, int]:
-    row = session.scalars(select(MpiModel).order_by(MpiModel.id.desc()).limit(1)).first()
+@dataclass(frozen=True, slots=True)
+class IndexModel:
+    model: Model
+    model_id: int  # 0: no model estimated yet (the defaults)
+    records: int  # patients in the index when it was estimated
+
+
+def current_model(session: Session) -> IndexModel:
+    """The newest estimated model; its JSON is read and parsed once per process."""
+    row = session.execute(select(MpiModel.id, MpiModel.records).order_by(MpiModel.id.desc()).limit(1)).first()
     if row is None:
-        return Model.default(), 0
-    url = str(session.get_bind().engine.url)
-    return _cached_model(url, row.id, row.parameters), row.id
+        return IndexModel(Model.default(), 0, 0)
+    key = (str(session.get_bind().engine.url), row.id)
+    model = _MODELS.get(key)
+    if model is None:
+        model = _MODELS[key] = Model.from_json(
+            session.scalars(select(MpiModel.parameters).where(MpiModel.id == row.id)).one()
+        )
+    return IndexModel(model, row.id, row.records)
+
+
+def _lookup_model(session: Session, link_threshold: float | None, review_threshold: float | None) -> tuple[Model, int]:
+    """The model as used for one incoming record against the index, and the index size. The prior
+    is not the index's own duplicate rate: a chart in a migration belongs to an existing patient
+    about half the time, and then to one of the index's N records."""
+    current = current_model(session)
+    size = max(current.records, 1)
+    model = current.model.with_thresholds(link_threshold, review_threshold)
+    return replace(model, prior=min(EXISTING_SHARE / size, 0.5)), size
 
 
 def _term_freq(
-    session: Session, norm: Mapping[str, Any], cands: Sequence[Mapping[str, Any]]
+    session: Session, size: int, norm: Mapping[str, Any], cands: Sequence[Mapping[str, Any]]
 ) -> dict[str, dict[str, float]]:
-    # The index size as of the last model estimate: counting a million rows per lookup costs more
-    # than the lookup, and a few new patients since do not change a name's share.
-    total = session.scalar(select(MpiModel.records).order_by(MpiModel.id.desc()).limit(1)) or 1
+    """Shares of the index carrying these names. ``size`` is the index size as of the last model
+    estimate: counting a million rows per lookup costs more than the lookup, and a few new
+    patients since do not change a name's share."""
     out: dict[str, dict[str, float]] = {"given_name": {}, "family_name": {}}
     for field, key in (("given_name", "given"), ("family_name", "family")):
         values = {str(norm.get(key) or "")} | {str(c.get(key) or "") for c in cands}
@@ -214,7 +226,7 @@ def _term_freq(
                 MpiTermFrequency.field == field, MpiTermFrequency.value.in_(values)
             )
         ):
-            out[field][value] = count / total
+            out[field][value] = count / size
     return out
 
 
@@ -225,15 +237,9 @@ def lookup(
     link_threshold: float | None = None,
     review_threshold: float | None = None,
     limit: int = 5,
-    exclude: Iterable[str] = (),
 ) -> MatchResult:
     """The index's likely records of this patient, best first, and what to do about them."""
-    model, _model_id = current_model(session)
-    # The prior for one incoming chart against one index record is not the index's own duplicate
-    # rate: a chart in a migration belongs to an existing patient about half the time, and then
-    # to one of the index's N records.
-    size = session.scalar(select(MpiModel.records).order_by(MpiModel.id.desc()).limit(1)) or 1
-    model = replace(model.with_thresholds(link_threshold, review_threshold), prior=min(EXISTING_SHARE / size, 0.5))
+    model, size = _lookup_model(session, link_threshold, review_threshold)
     norm = normalise_row({"id": "incoming", **identity})
     keys = {k: v for k, v in _keys_of(norm).items() if v}
     if not keys:
@@ -244,22 +250,18 @@ def lookup(
         .where(MpiPatient.status == "active", or_(*conditions))
         .limit(MAX_CANDIDATES)
     ).all()
-    skip = set(exclude)
-    rows = [r for r in rows if r.mrn not in skip]
     if not rows:
         return MatchResult("new", [], model.version)
     cand_norms = [r.normalised for r in rows]
     recs = Records.from_normalised([norm, *cand_norms])
     left = np.zeros(len(rows), dtype=np.int64)
     right = np.arange(1, len(rows) + 1, dtype=np.int64)
-    scores = linkage.score_pairs(model, recs, left, right, _term_freq(session, norm, cand_norms))
+    scores = linkage.score_pairs(model, recs, left, right, _term_freq(session, size, norm, cand_norms))
     decisions = scores.decisions(model)
-    order = np.argsort(-scores.probability, kind="stable")
+    order = [k for k in np.argsort(-scores.probability, kind="stable") if decisions[k] != "none"][:limit]
     found = [
-        Candidate(rows[k].mrn, float(scores.probability[k]), str(decisions[k]), explain(scores, int(k)))
-        for k in order
-        if decisions[k] != "none"
-    ][:limit]
+        Candidate(rows[k].mrn, float(scores.probability[k]), str(decisions[k]), explain(scores, int(k))) for k in order
+    ]
     matches = [c for c in found if c.decision == "match"]
     if len(matches) == 1:
         decision = "link"
@@ -272,11 +274,9 @@ def lookup(
 
 def explain_pair(session: Session, mrn_a: str, mrn_b: str) -> tuple[float, str, list[Reason]]:
     a, b = _patient(session, mrn_a), _patient(session, mrn_b)
-    model, _ = current_model(session)
-    size = session.scalar(select(MpiModel.records).order_by(MpiModel.id.desc()).limit(1)) or 1
-    model = replace(model, prior=min(EXISTING_SHARE / size, 0.5))
+    model, size = _lookup_model(session, None, None)
     recs = Records.from_normalised([a.normalised, b.normalised])
-    tf = _term_freq(session, a.normalised, [b.normalised])
+    tf = _term_freq(session, size, a.normalised, [b.normalised])
     s = linkage.score_pairs(model, recs, np.array([0]), np.array([1]), tf)
     return float(s.probability[0]), str(s.decisions(model)[0]), explain(s, 0)
 

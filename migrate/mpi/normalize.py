@@ -13,9 +13,10 @@ from datetime import date
 from functools import cache, lru_cache
 
 import jellyfish
-import phonenumbers
 import usaddress
 from nicknames import NickNamer
+
+from migrate.nlp.normalize import parse_phone
 
 SUFFIXES = {
     "jr": "JR", "junior": "JR", "sr": "SR", "senior": "SR",
@@ -135,16 +136,7 @@ def birth_date(text: str | None) -> date | None:
 
 def phone(text: str | None) -> str:
     """Ten digits of a US phone number, "" when it is not one."""
-    digits = re.sub(r"\D", "", text or "")
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    if len(digits) != 10:
-        return ""
-    try:
-        number = phonenumbers.parse(digits, "US")
-    except phonenumbers.NumberParseException:
-        return ""
-    return digits if phonenumbers.is_possible_number(number) else ""
+    return parse_phone(text or "") or ""
 
 
 def ssn(text: str | None) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date
+from multiprocessing.pool import Pool
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +31,6 @@ class Records:
     given: Strs
     middle: Strs
     family: Strs
-    family_parts: list[tuple[str, ...]]
     suffix: Strs
     dob: Ints  # yyyymmdd, 0 when missing
     sex: Strs
@@ -86,15 +86,7 @@ class Records:
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, object]], workers: int | None = None) -> Records:
-        """Normalised records; a large file is normalised by a pool of processes (address
-        parsing dominates)."""
-        rows = list(rows)
-        workers = workers or os.cpu_count() or 1
-        if workers > 1 and len(rows) >= PARALLEL_ROWS:
-            ctx = multiprocessing.get_context("forkserver")
-            with ctx.Pool(workers) as pool:
-                return cls.from_normalised(pool.imap(normalise_row, rows, chunksize=2000))
-        return cls.from_normalised(normalise_row(row) for row in rows)
+        return cls.from_normalised(normalise_rows(list(rows), workers))
 
     @classmethod
     def from_normalised(cls, rows: Iterable[Mapping[str, object]]) -> Records:
@@ -102,34 +94,26 @@ class Records:
         cols: dict[str, list[object]] = {k: [] for k in COLUMNS}
         for row in rows:
             for key in COLUMNS:
-                value = row[key]
-                cols[key].append(tuple(value) if key == "family_parts" else value)  # type: ignore[arg-type]
+                cols[key].append(row[key])
         return cls(
             ids=[str(v) for v in cols["ids"]],
-            family_parts=[p for p in cols["family_parts"] if isinstance(p, tuple)],
             dob=np.asarray(cols["dob"], dtype=np.int64),
-            **{k: _strs(cols[k]) for k in COLUMNS if k not in ("ids", "family_parts", "dob")},
+            **{k: _strs(cols[k]) for k in COLUMNS if k not in ("ids", "dob")},
         )
 
     def take(self, idx: Ints) -> Records:
         return Records(
             ids=[self.ids[i] for i in idx],
-            family_parts=[self.family_parts[i] for i in idx],
             dob=self.dob[idx],
-            **{k: getattr(self, k)[idx] for k in COLUMNS if k not in ("ids", "family_parts", "dob")},
+            **{k: getattr(self, k)[idx] for k in COLUMNS if k not in ("ids", "dob")},
         )
 
     @classmethod
     def concat(cls, a: Records, b: Records) -> Records:
         return Records(
             ids=a.ids + b.ids,
-            family_parts=a.family_parts + b.family_parts,
             dob=np.concatenate([a.dob, b.dob]),
-            **{
-                k: np.concatenate([getattr(a, k), getattr(b, k)])
-                for k in COLUMNS
-                if k not in ("ids", "family_parts", "dob")
-            },
+            **{k: np.concatenate([getattr(a, k), getattr(b, k)]) for k in COLUMNS if k not in ("ids", "dob")},
         )
 
 
@@ -140,6 +124,24 @@ def _strs(values: list[object]) -> Strs:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
+
+
+def normalise_rows(
+    rows: Sequence[Mapping[str, object]], workers: int | None = None, pool: Pool | None = None
+) -> list[dict[str, object]]:
+    """``normalise_row`` of each row; a large batch in a pool of processes (address parsing
+    dominates): ``pool`` when the caller keeps one open across batches, else one made here."""
+    if pool is not None:
+        return pool.map(normalise_row, rows, chunksize=500)
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(rows) >= PARALLEL_ROWS:
+        with normaliser_pool(workers) as own:
+            return own.map(normalise_row, rows, chunksize=2000)
+    return [normalise_row(row) for row in rows]
+
+
+def normaliser_pool(workers: int | None = None) -> Pool:
+    return multiprocessing.get_context("forkserver").Pool(workers or os.cpu_count() or 1)
 
 
 def normalise_row(row: Mapping[str, object]) -> dict[str, object]:
@@ -156,7 +158,6 @@ def normalise_row(row: Mapping[str, object]) -> dict[str, object]:
         "given": n.given,
         "middle": n.middle,
         "family": n.family,
-        "family_parts": n.family_parts,
         "suffix": n.suffix,
         "dob": d.year * 10000 + d.month * 100 + d.day if d else 0,
         "sex": sex if sex in ("F", "M") else "",
