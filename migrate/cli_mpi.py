@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from migrate.errors import BadArguments
 from migrate.settings import Settings
+
+if TYPE_CHECKING:  # the linkage engine loads only when a command needs it
+    from migrate.mpi.linkage import Pair
 
 mpi_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="Master patient index.")
 out = Console(soft_wrap=True, highlight=False)
@@ -66,6 +69,14 @@ def _thresholds(link: float | None, review: float | None) -> None:
         raise BadArguments("--review-threshold must not be above --link-threshold")
 
 
+def _write_pairs(out_file: Path, ids: list[str], pairs: list[Pair], counted: str) -> None:
+    from migrate.mpi.csvio import write_pairs
+
+    n = write_pairs(out_file, ((ids[p.left], ids[p.right], p.score, p.decision) for p in pairs))
+    matches = sum(1 for p in pairs if p.decision == "match")
+    out.print(f"{counted}: {matches} match and {n - matches} review pairs -> {out_file}")
+
+
 @mpi_app.command("dedupe")
 def dedupe(
     file: Annotated[Path, typer.Argument(help="patient CSV")],
@@ -75,7 +86,6 @@ def dedupe(
 ) -> None:
     """Find the records of one file that are the same patient (grouped transitively)."""
     from migrate.mpi import linkage
-    from migrate.mpi.csvio import write_pairs
     from migrate.mpi.records import Records
 
     _thresholds(link_threshold, review_threshold)
@@ -83,14 +93,8 @@ def dedupe(
     with _steps("dedupe") as stage:
         recs = Records.from_rows(rows)
         stage(f"{len(recs)} records: estimating the model")
-        model = linkage.train(recs, progress=stage).with_thresholds(link_threshold, review_threshold)
-        stage("comparing candidate pairs")
-        pairs = linkage.dedupe(recs, model)
-    n = write_pairs(out_file, ((recs.ids[p.left], recs.ids[p.right], p.score, p.decision) for p in pairs))
-    matches = sum(1 for p in pairs if p.decision == "match")
-    out.print(
-        f"{len(recs)} records, {skipped} rows skipped: {matches} match and {n - matches} review pairs -> {out_file}"
-    )
+        pairs = linkage.dedupe(recs, progress=stage, thresholds=(link_threshold, review_threshold))
+    _write_pairs(out_file, recs.ids, pairs, f"{len(recs)} records, {skipped} rows skipped")
 
 
 @mpi_app.command("link")
@@ -102,10 +106,7 @@ def link(
     review_threshold: ReviewOpt = None,
 ) -> None:
     """Pair the records of LEFT with the records of RIGHT that are the same patient."""
-    import numpy as np
-
     from migrate.mpi import linkage
-    from migrate.mpi.csvio import write_pairs
     from migrate.mpi.records import Records
 
     _thresholds(link_threshold, review_threshold)
@@ -113,19 +114,10 @@ def link(
     rrows, rskip = _read(right)
     with _steps("link") as stage:
         lrecs, rrecs = Records.from_rows(lrows), Records.from_rows(rrows)
-        recs = Records.concat(lrecs, rrecs)
-        side = np.concatenate([np.zeros(len(lrecs), np.int8), np.ones(len(rrecs), np.int8)])
         stage(f"{len(lrecs)} + {len(rrecs)} records: estimating the model")
-        model = linkage.train(recs, side=side, progress=stage)
-        model = model.with_thresholds(link_threshold, review_threshold)
-        stage("comparing candidate pairs")
-        pairs = linkage.link(lrecs, rrecs, model)
-    n = write_pairs(out_file, ((recs.ids[p.left], recs.ids[p.right], p.score, p.decision) for p in pairs))
-    matches = sum(1 for p in pairs if p.decision == "match")
-    out.print(
-        f"{len(lrecs)} + {len(rrecs)} records, {lskip + rskip} rows skipped: "
-        f"{matches} match and {n - matches} review pairs -> {out_file}"
-    )
+        pairs = linkage.link(lrecs, rrecs, progress=stage, thresholds=(link_threshold, review_threshold))
+    counted = f"{len(lrecs)} + {len(rrecs)} records, {lskip + rskip} rows skipped"
+    _write_pairs(out_file, lrecs.ids + rrecs.ids, pairs, counted)
 
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: CHARTMIGRATE_DB or SQLite)")]

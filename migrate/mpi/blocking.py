@@ -89,11 +89,15 @@ def pairs_for_key(values: Strs, side: npt.NDArray[np.int8] | None = None, cap: i
     return np.unique(np.concatenate(chunks))
 
 
-def candidate_pairs(
-    recs: Records, side: npt.NDArray[np.int8] | None = None, keys: tuple[str, ...] | None = None
-) -> tuple[Ints, Ints]:
+def pairs_by_key(recs: Records, side: npt.NDArray[np.int8] | None = None) -> dict[str, Ints]:
+    """Each key's candidate pairs (coded i * n + j), computed once per run: EM estimates m per key,
+    and the union is what gets scored."""
     values = key_values(recs)
-    n = len(recs)
-    coded = [pairs_for_key(values[k], side) for k in (keys or tuple(KEYS))]
+    return {key: pairs_for_key(values[key], side) for key in KEYS}
+
+
+def candidate_pairs(by_key: dict[str, Ints], n: int) -> tuple[Ints, Ints]:
+    """The union of all keys' pairs as (left, right) record indices."""
+    coded = list(by_key.values())
     allp = np.unique(np.concatenate(coded)) if coded else np.zeros(0, dtype=np.int64)
     return allp // n, allp % n

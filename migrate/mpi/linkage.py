@@ -42,9 +42,14 @@ def _random_pairs(n: int, rng: np.random.Generator, side: npt.NDArray[np.int8] |
 
 
 def train(
-    recs: Records, side: npt.NDArray[np.int8] | None = None, seed: int = 1, progress: Progress | None = None
+    recs: Records,
+    side: npt.NDArray[np.int8] | None = None,
+    seed: int = 1,
+    progress: Progress | None = None,
+    by_key: dict[str, Ints] | None = None,
 ) -> Model:
-    """u from random pairs, m by EM per blocking key, the prior from all candidate pairs."""
+    """u from random pairs, m by EM per blocking key, the prior from all candidate pairs
+    (``by_key``: the run's blocked pairs, when the caller has them already)."""
     note = progress or (lambda _msg: None)
     model = Model.default(max(len(recs), 2))
     if len(recs) < 50:
@@ -53,13 +58,11 @@ def train(
     ra, rb = _random_pairs(len(recs), rng, side)
     u = estimate_u(compare(recs, ra, rb))
     note("u estimated from random pairs")
-    values = blocking.key_values(recs)
+    by_key = by_key if by_key is not None else blocking.pairs_by_key(recs, side)
     n = len(recs)
     m_sum: dict[str, list[npt.NDArray[np.float64]]] = {}
-    all_pairs = []
     for key, fields in blocking.KEYS.items():
-        coded = blocking.pairs_for_key(values[key], side)
-        all_pairs.append(coded)
+        coded = by_key[key]
         if len(coded) < 20:
             continue
         sample = coded if len(coded) <= SESSION_SAMPLE else rng.choice(coded, SESSION_SAMPLE, replace=False)
@@ -70,7 +73,7 @@ def train(
                 m_sum.setdefault(name, []).append(np.asarray(vals))
         note(f"EM session on {key}")
     m = {name: (np.mean(m_sum[name], axis=0).tolist() if name in m_sum else model.m[name]) for name in model.m}
-    union = np.unique(np.concatenate(all_pairs)) if all_pairs else np.zeros(0, dtype=np.int64)
+    union = np.unique(np.concatenate(list(by_key.values())))
     if len(union) == 0:
         return Model(m, u, model.prior, trained_on=n)
     sample = union if len(union) <= EM_SAMPLE else rng.choice(union, EM_SAMPLE, replace=False)
@@ -149,22 +152,37 @@ def resolve(model: Model, recs: Records, left: Ints, right: Ints, tf: TermFreq |
     return sorted(out.values(), key=lambda p: (-p.score, p.left, p.right))
 
 
-def dedupe(recs: Records, model: Model | None = None, progress: Progress | None = None) -> list[Pair]:
-    model = model or train(recs, progress=progress)
-    left, right = blocking.candidate_pairs(recs)
+Thresholds = tuple[float | None, float | None]  # link, review: None keeps the model's
+
+
+def dedupe(
+    recs: Records, model: Model | None = None, progress: Progress | None = None, thresholds: Thresholds = (None, None)
+) -> list[Pair]:
+    note = progress or (lambda _msg: None)
+    by_key = blocking.pairs_by_key(recs)
+    model = (model or train(recs, progress=progress, by_key=by_key)).with_thresholds(*thresholds)
+    note("comparing candidate pairs")
+    left, right = blocking.candidate_pairs(by_key, len(recs))
     return resolve(model, recs, left, right, term_freq(recs))
 
 
 def link(
-    left_recs: Records, right_recs: Records, model: Model | None = None, progress: Progress | None = None
+    left_recs: Records,
+    right_recs: Records,
+    model: Model | None = None,
+    progress: Progress | None = None,
+    thresholds: Thresholds = (None, None),
 ) -> list[Pair]:
     """Pairs across two files; indices of the right file are offset by len(left_recs). Each pair
     is decided on its own evidence: linking does not group records, so a record that matches two
     records of the other file (a duplicate there) gets both."""
+    note = progress or (lambda _msg: None)
     recs = Records.concat(left_recs, right_recs)
     side = np.concatenate([np.zeros(len(left_recs), np.int8), np.ones(len(right_recs), np.int8)])
-    model = model or train(recs, side=side, progress=progress)
-    left, right = blocking.candidate_pairs(recs, side)
+    by_key = blocking.pairs_by_key(recs, side)
+    model = (model or train(recs, side=side, progress=progress, by_key=by_key)).with_thresholds(*thresholds)
+    note("comparing candidate pairs")
+    left, right = blocking.candidate_pairs(by_key, len(recs))
     s = score_pairs(model, recs, left, right, term_freq(recs))
     decisions = s.decisions(model)
     keep = np.flatnonzero(decisions != "none")
