@@ -18,9 +18,9 @@ from rich.text import Text
 from sqlalchemy import select
 
 from migrate.cli_mpi import mpi_app
+from migrate.cli_options import DbOpt, HomeOpt, database_for, settings_for
 from migrate.errors import BadArguments, ChartmigrateError, ExitCode, NotFound
 from migrate.records import BatchSummary, DocumentResult, PageOutcome
-from migrate.settings import Settings, load_settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -37,29 +37,9 @@ app.add_typer(mpi_app, name="mpi")
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
-DbOpt = Annotated[
-    str | None, typer.Option("--db", help="SQLAlchemy URL (default: CHARTMIGRATE_DB or SQLite under the data folder)")
-]
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="data folder (default: CHARTMIGRATE_HOME or ./data)")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", "-w", min=1, help="worker processes (default: cores)")]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _settings(db: str | None, home: Path | None) -> Settings:
-    try:
-        return load_settings(db=db, home=home)
-    except ValueError as e:
-        raise BadArguments(f"invalid settings: {str(e).splitlines()[0]}") from e
-
-
-def _database(db: str | None, home: Path | None) -> Settings:
-    """Settings for a command that reads the database, with the schema brought up to date."""
-    from migrate.db.session import migrate_to_head
-
-    settings = _settings(db, home)
-    migrate_to_head(settings.database_url)
-    return settings
 
 
 class PagesPerSecond(ProgressColumn):
@@ -127,7 +107,7 @@ def ingest(
     """Store, clean up and OCR scanned charts (PDF, TIFF, PNG, JPEG)."""
     from migrate.batch import run_batch
 
-    settings = _settings(db, home)
+    settings = settings_for(db, home)
     with _progress() as progress:
         summary = run_batch(paths, settings, workers=workers, observer=ProgressObserver(progress))
     _print_summary(summary)
@@ -147,7 +127,7 @@ def watch(
     """Process files as they arrive; done files go to processed/, bad ones to quarantine/."""
     from migrate.watch import watch as run_watch
 
-    settings = _settings(db, home)
+    settings = settings_for(db, home)
     if not folder.is_dir():
         raise BadArguments(f"not a folder: {folder}")
     err.print(f"watching {folder} (Ctrl-C to stop)")
@@ -170,7 +150,7 @@ def documents(
     from migrate.db.models import Document
     from migrate.db.session import unit_of_work
 
-    settings = _database(db, home)
+    settings = database_for(db, home)
     with unit_of_work(settings.database_url) as session:
         stmt = select(Document).order_by(Document.id)
         if status:
@@ -220,7 +200,7 @@ def reprocess(
     """Run one document again from its stored original."""
     from migrate.batch import reprocess as run_reprocess
 
-    settings = _settings(db, home)
+    settings = settings_for(db, home)
     with _progress() as progress:
         result = run_reprocess(document_id, settings, workers=workers or 1, observer=ProgressObserver(progress))
     if result.status == "failed":
@@ -241,7 +221,7 @@ def reextract(
     """Run extraction again on stored OCR output (no OCR); drafts under review are left alone."""
     from migrate.batch import reextract as run_reextract
 
-    settings = _settings(db, home)
+    settings = settings_for(db, home)
     done, skipped = run_reextract(document_ids or [], settings)
     out.print(f"re-extracted {done} document(s); skipped {skipped} (not finished, or already being reviewed)")
 
@@ -261,7 +241,7 @@ def evaluate(
 
     if not truth_dir.is_dir():
         raise BadArguments(f"not a folder: {truth_dir}")
-    settings = _database(db, home)
+    settings = database_for(db, home)
     with unit_of_work(settings.database_url) as session:
         report = score(list(iter_drafts(session)), truth_dir, collect_errors=show_errors)
     out.print(report.format_table(), markup=False)
@@ -302,7 +282,7 @@ def export_drafts(
 
     if fmt != "jsonl":
         raise BadArguments(f"unknown format '{fmt}'; use jsonl")
-    settings = _database(db, home)
+    settings = database_for(db, home)
     target = out_file.open("w", encoding="utf-8") if out_file else sys.stdout
     try:
         with unit_of_work(settings.database_url) as session:
@@ -327,7 +307,7 @@ def export_pdf(
     from migrate.db.session import unit_of_work
     from migrate.storage import BlobStore
 
-    settings = _database(db, home)
+    settings = database_for(db, home)
     with unit_of_work(settings.database_url) as session:
         doc = session.get(Document, document_id)
         if doc is None:

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from migrate.cli_options import DbOpt, HomeOpt, database_for
 from migrate.errors import BadArguments
-from migrate.settings import Settings
 
 if TYPE_CHECKING:  # the linkage engine loads only when a command needs it
     from migrate.mpi.linkage import Pair
@@ -120,21 +120,7 @@ def link(
     _write_pairs(out_file, lrecs.ids + rrecs.ids, pairs, counted)
 
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: CHARTMIGRATE_DB or SQLite)")]
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="data folder (default: CHARTMIGRATE_HOME or ./data)")]
 ActorOpt = Annotated[str, typer.Option("--by", help="who does this (recorded in the index history)")]
-
-
-def _database(db: str | None, home: Path | None) -> Settings:
-    from migrate.db.session import migrate_to_head
-    from migrate.settings import load_settings
-
-    try:
-        settings = load_settings(db=db, home=home)
-    except ValueError as e:
-        raise BadArguments(f"invalid settings: {str(e).splitlines()[0]}") from e
-    migrate_to_head(settings.database_url)
-    return settings
 
 
 def _default_actor() -> str:
@@ -158,7 +144,7 @@ def import_patients(
     from migrate.mpi import index
 
     rows, skipped = _read(file)
-    settings = _database(db, home)
+    settings = database_for(db, home)
     actor = by or _default_actor()
     columns = (
         SpinnerColumn(),
@@ -195,7 +181,7 @@ def explain(
     from migrate.db.session import unit_of_work
     from migrate.mpi import index
 
-    settings = _database(db, home)
+    settings = database_for(db, home)
     with unit_of_work(settings.database_url) as session:
         prob, decision, reasons = index.explain_pair(session, mrn_a, mrn_b)
     if as_json:
@@ -241,7 +227,7 @@ def new_mrn(
     from migrate.db.session import unit_of_work
     from migrate.mpi import index
 
-    settings = _database(db, home)
+    settings = database_for(db, home)
     identity = _identity(
         given_name=given_name, middle_name=middle_name, family_name=family_name, birth_date=birth_date, sex=sex,
         address_line=address_line, city=city, state=state, postal_code=postal_code, phone=phone, ssn=ssn,
@@ -267,7 +253,7 @@ def merge(
     from migrate.db.session import unit_of_work
     from migrate.mpi import index
 
-    settings = _database(db, home)
+    settings = database_for(db, home)
     with unit_of_work(settings.database_url) as session:
         event = index.merge(session, survivor, retired, by or _default_actor())
         session.commit()
@@ -285,7 +271,7 @@ def unmerge(
     from migrate.db.session import unit_of_work
     from migrate.mpi import index
 
-    settings = _database(db, home)
+    settings = database_for(db, home)
     with unit_of_work(settings.database_url) as session:
         event = index.unmerge(session, retired, by or _default_actor())
         session.commit()
@@ -302,7 +288,7 @@ def history(
     from migrate.db.session import unit_of_work
     from migrate.mpi import index
 
-    settings = _database(db, home)
+    settings = database_for(db, home)
     with unit_of_work(settings.database_url) as session:
         for e in index.history(session, mrn):
             out.print(f"{e['at']}  {e['action']:8s} by {e['actor']}  (event {e['event']})", markup=False)

@@ -1,0 +1,32 @@
+"""Options and settings shared by every command module of the CLI (cli.py, cli_mpi.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from migrate.errors import BadArguments
+from migrate.settings import Settings, load_settings
+
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="SQLAlchemy URL (default: CHARTMIGRATE_DB or SQLite under the data folder)")
+]
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="data folder (default: CHARTMIGRATE_HOME or ./data)")]
+
+
+def settings_for(db: str | None, home: Path | None) -> Settings:
+    try:
+        return load_settings(db=db, home=home)
+    except ValueError as e:
+        raise BadArguments(f"invalid settings: {str(e).splitlines()[0]}") from e
+
+
+def database_for(db: str | None, home: Path | None) -> Settings:
+    """Settings for a command that reads the database, with the schema brought up to date."""
+    from migrate.db.session import migrate_to_head
+
+    settings = settings_for(db, home)
+    migrate_to_head(settings.database_url)
+    return settings
