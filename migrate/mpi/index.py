@@ -150,17 +150,19 @@ def import_rows(
 def refresh(session: Session, seed: int = 1) -> Model:
     """Recount name frequencies and re-estimate the model from (a sample of) the index."""
     session.execute(delete(MpiTermFrequency))
-    total = session.scalar(select(func.count()).select_from(MpiPatient).where(MpiPatient.status == "active")) or 0
     ids = list(session.scalars(select(MpiPatient.id).where(MpiPatient.status == "active")))
+    total = len(ids)
     rng = np.random.default_rng(seed)
-    if len(ids) > TRAIN_SAMPLE:
-        ids = sorted(rng.choice(ids, TRAIN_SAMPLE, replace=False).tolist())
+    sample = set(rng.choice(ids, TRAIN_SAMPLE, replace=False).tolist()) if total > TRAIN_SAMPLE else set(ids)
+    # One pass over the stored identities: name counts from all, the model's sample kept aside.
     norms: list[dict[str, Any]] = []
-    for start in range(0, len(ids), 5000):
-        part = ids[start : start + 5000]
-        norms.extend(session.scalars(select(MpiPatient.normalised).where(MpiPatient.id.in_(part))))
     counts: dict[tuple[str, str], int] = {}
-    for norm in session.scalars(select(MpiPatient.normalised).where(MpiPatient.status == "active")):
+    rows = session.execute(
+        select(MpiPatient.id, MpiPatient.normalised).where(MpiPatient.status == "active").order_by(MpiPatient.id)
+    )
+    for pid, norm in rows:
+        if pid in sample:
+            norms.append(norm)
         for field, key in (("given_name", "given"), ("family_name", "family")):
             v = norm.get(key)
             if v:
