@@ -23,8 +23,11 @@ lint: setup
 typecheck: setup
 	$(VENV)/mypy migrate review_ui
 
+# The whole suite twice: on SQLite (embedded mode) and on PostgreSQL; both with Redis for the queue tests.
 unit: setup
-	$(VENV)/pytest -q
+	@eval "$$(scripts/services.sh start)" && \
+	 echo "== tests on SQLite" && CM_TEST_BACKEND=sqlite $(VENV)/pytest -q && \
+	 echo "== tests on PostgreSQL" && CM_TEST_BACKEND=postgresql $(VENV)/pytest -q
 
 test: lint typecheck unit
 

@@ -18,7 +18,8 @@ from rich.text import Text
 from sqlalchemy import select
 
 from migrate.cli_mpi import mpi_app
-from migrate.cli_options import DbOpt, HomeOpt, database_for, settings_for
+from migrate.cli_options import BrokerOpt, DbOpt, HomeOpt, database_for, settings_for
+from migrate.cli_queue import _print_queue_summary, queue_files, register_queue_commands
 from migrate.errors import BadArguments, ChartmigrateError, ExitCode, NotFound
 from migrate.records import BatchSummary, DocumentResult, PageOutcome
 
@@ -33,6 +34,7 @@ export_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, h
 app.add_typer(export_app, name="export")
 app.add_typer(nlp_app, name="nlp")
 app.add_typer(mpi_app, name="mpi")
+register_queue_commands(app)
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -97,17 +99,30 @@ def _print_summary(summary: BatchSummary) -> None:
         out.print(f"  failed: {_doc_label(r)}: {r.error_message}")
 
 
+QueueOpt = Annotated[
+    bool, typer.Option("--queue", help="store the files and enqueue them for `chartmigrate worker`s; return at once")
+]
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="files or folders (searched recursively)")],
     workers: WorkersOpt = None,
+    queue: QueueOpt = False,
     db: DbOpt = None,
     home: HomeOpt = None,
+    broker: BrokerOpt = None,
 ) -> None:
     """Store, clean up and OCR scanned charts (PDF, TIFF, PNG, JPEG)."""
     from migrate.batch import run_batch
 
-    settings = settings_for(db, home)
+    settings = settings_for(db, home, broker=broker)
+    if queue:
+        queued = queue_files(paths, settings)
+        _print_queue_summary(queued)
+        if queued.failed:
+            raise typer.Exit(ExitCode.PARTIAL_FAILURE)
+        return
     with _progress() as progress:
         summary = run_batch(paths, settings, workers=workers, observer=ProgressObserver(progress))
     _print_summary(summary)
@@ -121,21 +136,36 @@ def watch(
     workers: WorkersOpt = None,
     interval: Annotated[float, typer.Option(help="seconds between looks at the folder")] = 1.0,
     once: Annotated[bool, typer.Option("--once", help="process what is there, then stop")] = False,
+    queue: QueueOpt = False,
     db: DbOpt = None,
     home: HomeOpt = None,
+    broker: BrokerOpt = None,
 ) -> None:
     """Process files as they arrive; done files go to processed/, bad ones to quarantine/."""
     from migrate.watch import watch as run_watch
 
-    settings = settings_for(db, home)
+    settings = settings_for(db, home, broker=broker)
     if not folder.is_dir():
         raise BadArguments(f"not a folder: {folder}")
-    err.print(f"watching {folder} (Ctrl-C to stop)")
+    err.print(f"watching {folder} (Ctrl-C to stop)" + (", queueing for workers" if queue else ""))
 
     def report(summary: BatchSummary) -> None:
         _print_summary(summary)
 
-    run_watch(folder, settings, workers=workers, interval_s=interval, once=once, on_batch=report)
+    def enqueue(files: list[Path]) -> BatchSummary:
+        queued = queue_files(files, settings, origin="watch")
+        _print_queue_summary(queued)
+        return BatchSummary(results=queued.results)
+
+    run_watch(
+        folder,
+        settings,
+        workers=workers,
+        interval_s=interval,
+        once=once,
+        on_batch=None if queue else report,
+        run=enqueue if queue else None,
+    )
 
 
 @app.command()
@@ -322,7 +352,7 @@ def main() -> None:
     """Entry point: everything we create is PHI, so it is created owner-only."""
     os.umask(0o077)
     level = os.environ.get("CHARTMIGRATE_LOG_LEVEL", "WARNING")
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app()  # typer turns usage errors into exit 2 and typer.Exit into its code
     except ChartmigrateError as e:

@@ -13,12 +13,13 @@ from migrate.settings import Settings, load_settings
 DbOpt = Annotated[
     str | None, typer.Option("--db", help="SQLAlchemy URL (default: CHARTMIGRATE_DB or SQLite under the data folder)")
 ]
+BrokerOpt = Annotated[str | None, typer.Option("--broker", help="Celery broker URL (default: CHARTMIGRATE_BROKER)")]
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="data folder (default: CHARTMIGRATE_HOME or ./data)")]
 
 
-def settings_for(db: str | None, home: Path | None) -> Settings:
+def settings_for(db: str | None, home: Path | None, *, broker: str | None = None) -> Settings:
     try:
-        return load_settings(db=db, home=home)
+        return load_settings(db=db, home=home, broker=broker)
     except ValueError as e:
         raise BadArguments(f"invalid settings: {str(e).splitlines()[0]}") from e
 

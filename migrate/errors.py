@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     INPUT_FILE = 3
     MISSING_DEPENDENCY = 4
     DATABASE = 5
+    BROKER = 6
     INTERRUPTED = 130
 
 
@@ -46,6 +47,11 @@ class MissingDependency(ChartmigrateError):
 class DatabaseError(ChartmigrateError):
     exit_code = ExitCode.DATABASE
     code = "database"
+
+
+class BrokerError(ChartmigrateError):
+    exit_code = ExitCode.BROKER
+    code = "broker"
 
 
 class NotFound(ChartmigrateError):

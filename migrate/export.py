@@ -16,6 +16,7 @@ EXPORT_STATUS = {
     DocumentStatus.DONE: "pending_review",
     DocumentStatus.FAILED: "failed",
     DocumentStatus.RECEIVED: "processing",
+    DocumentStatus.QUEUED: "processing",
     DocumentStatus.OCR: "processing",
 }
 

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from migrate.db import repo
-from migrate.db.models import Document, Draft, OcrWord, Page
+from migrate.db.models import Document, Draft, OcrWord, Page, utcnow
 from migrate.db.session import unit_of_work
 from migrate.errors import ChartmigrateError, DocumentError
 from migrate.external import poppler, tesseract
@@ -215,7 +215,11 @@ def finish_document(document_id: int, settings: Settings) -> DocumentResult:
     """Once every page is stored: one searchable PDF, the extracted draft, and the document is done."""
     blobs = BlobStore(settings.blob_dir)
     with unit_of_work(settings.database_url) as session:
-        doc = session.get(Document, document_id)
+        # Take the document's row lock first (an UPDATE: PostgreSQL locks the row, SQLite the
+        # database), so two workers that stored a document's last pages at the same moment finish
+        # it once: the second waits, then reads ``done``. A finisher that dies releases the lock.
+        session.execute(update(Document).where(Document.id == document_id).values(updated_at=utcnow()))
+        doc = session.get(Document, document_id, populate_existing=True)
         if doc is None:
             raise ChartmigrateError(f"document {document_id} does not exist")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 class DocumentStatus(StrEnum):
     RECEIVED = "received"
+    QUEUED = "queued"  # its pages wait in the worker queue (ingest --queue)
     OCR = "ocr"
     DONE = "done"
     FAILED = "failed"

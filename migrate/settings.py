@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_default_home, description="data folder: blobs, quarantine, database")
     db: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
     broker: str | None = Field(default=None, description="Celery broker URL (scale-out)")
+
+    # A queued page's message goes back to the queue this long after a worker took it and vanished
+    # (host lost); it must exceed the longest task, one page's OCR with its time-out.
+    task_visibility_s: int = Field(default=900, ge=10, description="broker redelivery time-out")
+    task_max_attempts: int = Field(default=3, ge=1, description="starts of one page before its document fails")
 
     ocr_lang: str = "eng"
     # 4 (one column, variable sizes) keeps a form label and its value on one line; measured on the
@@ -45,6 +50,12 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, v: Path) -> Path:
         return v.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _redelivery_after_the_longest_page(self) -> Settings:
+        if self.task_visibility_s <= self.ocr_timeout_s:
+            raise ValueError("task_visibility_s must be longer than ocr_timeout_s, or pages would run twice")
+        return self
 
     @property
     def database_url(self) -> str:

@@ -89,7 +89,10 @@ def watch(
     once: bool = False,
     observer_factory: Callable[[], Observer] | None = None,
     on_batch: Callable[[BatchSummary], None] | None = None,
+    run: Callable[[list[Path]], BatchSummary] | None = None,
 ) -> None:
+    """Take each settled file in ``folder``; ``run`` replaces the local batch (``watch --queue``
+    stores and enqueues instead)."""
     folder = folder.resolve()
     (folder / PROCESSED).mkdir(parents=True, exist_ok=True)
     (folder / QUARANTINE).mkdir(parents=True, exist_ok=True)
@@ -99,7 +102,10 @@ def watch(
         ready = settling.ready(files, settings.watch_settle_s, time.monotonic())
         if ready:
             observer = observer_factory() if observer_factory else None
-            summary = run_batch(ready, settings, workers=workers, observer=observer, origin="watch")
+            if run is not None:
+                summary = run(ready)
+            else:
+                summary = run_batch(ready, settings, workers=workers, observer=observer, origin="watch")
             file_away(folder, summary)
             for f in ready:
                 settling.seen.pop(f, None)

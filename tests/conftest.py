@@ -72,13 +72,182 @@ def _clean_environment() -> Iterator[None]:
         yield
 
 
+# --------------------------------------------------------------------------------------------
+# Database backend: the whole suite runs once on SQLite and once on PostgreSQL (make test)
+# --------------------------------------------------------------------------------------------
+
+BACKEND = os.environ.get("CM_TEST_BACKEND", "sqlite")
+if BACKEND not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"CM_TEST_BACKEND must be sqlite or postgresql, not {BACKEND!r}")
+
+
+def _pg_admin_url() -> str:
+    url = os.environ.get("CM_TEST_PG_URL")
+    if not url:
+        raise pytest.UsageError(
+            "CM_TEST_PG_URL is not set: start the services with `eval $(scripts/services.sh start)`"
+        )
+    return url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only(reason): tests SQLite's own file; skipped on PostgreSQL")
+    config.addinivalue_line("markers", "shared_database: the module's tests share one database (module fixtures)")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"chartmigrate database backend: {BACKEND}"
+
+
+class PgDatabases:
+    """Creates a fresh database per test from a template that already holds the current schema."""
+
+    def __init__(self, admin_url: str) -> None:
+        from sqlalchemy import create_engine
+
+        self.admin_url = admin_url
+        self.engine = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=_null_pool())
+        self.prefix = f"cmtest_{os.getpid()}"
+        self.template = f"{self.prefix}_template"
+        self.count = 0
+
+    def url(self, name: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def execute(self, sql: str) -> None:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            conn.execute(text(sql))
+
+    def make_template(self) -> None:
+        from migrate.db.session import dispose_engine, migrate_to_head
+
+        self.execute(f"DROP DATABASE IF EXISTS {self.template} WITH (FORCE)")
+        self.execute(f"CREATE DATABASE {self.template}")
+        migrate_to_head(self.url(self.template))
+        dispose_engine(self.url(self.template))
+
+    def create(self, *, empty: bool = False) -> str:
+        self.count += 1
+        name = f"{self.prefix}_{self.count}"
+        self.execute(f"CREATE DATABASE {name}" + ("" if empty else f" TEMPLATE {self.template}"))
+        return name
+
+    def drop(self, name: str) -> None:
+        from migrate.db.session import dispose_engine
+
+        dispose_engine(self.url(name))
+        self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def close(self) -> None:
+        self.drop(self.template)
+        self.engine.dispose()
+
+
+def _null_pool() -> type:
+    from sqlalchemy.pool import NullPool
+
+    return NullPool
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PgDatabases]:
+    dbs = PgDatabases(_pg_admin_url())
+    dbs.make_template()
+    yield dbs
+    dbs.close()
+
+
+@pytest.fixture
+def pg_url(pg_databases: PgDatabases) -> Iterator[str]:
+    """A fresh PostgreSQL database with the current schema (whatever the run's backend)."""
+    name = pg_databases.create()
+    yield pg_databases.url(name)
+    pg_databases.drop(name)
+
+
+@pytest.fixture
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database without any table, on the run's backend."""
+    if BACKEND == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty' / 'chartmigrate.db'}"
+        return
+    dbs: PgDatabases = request.getfixturevalue("pg_databases")
+    name = dbs.create(empty=True)
+    yield dbs.url(name)
+    dbs.drop(name)
+
+
+@pytest.fixture
+def own_database(request: pytest.FixtureRequest) -> str | None:
+    """A database of this test's own inside a ``shared_database`` module (None: SQLite's default file)."""
+    return None if BACKEND == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """On PostgreSQL, one database for a module marked ``shared_database`` (its module-scoped
+    fixtures ingest once and every test reads the result); None otherwise."""
+    if BACKEND == "sqlite" or request.node.get_closest_marker("shared_database") is None:
+        yield None
+        return
+    dbs: PgDatabases = request.getfixturevalue("pg_databases")
+    name = dbs.create()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CHARTMIGRATE_DB", dbs.url(name))
+        yield dbs.url(name)
+    dbs.drop(name)
+
+
+@pytest.fixture(autouse=True)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, module_database_url: str | None) -> Iterator[str]:
+    """The run's database for this test. On PostgreSQL it is a fresh database (or the module's
+    shared one), exported as CHARTMIGRATE_DB so that Settings() and CLI subprocesses use it; on
+    SQLite the default file under the test's data folder."""
+    if BACKEND == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'chartmigrate.db'}"
+        return
+    marker = request.node.get_closest_marker("sqlite_only")
+    if marker is not None:
+        pytest.skip(f"SQLite only: {marker.args[0] if marker.args else ''}")
+    if module_database_url is not None:
+        yield module_database_url
+        return
+    url = request.getfixturevalue("pg_url")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CHARTMIGRATE_DB", url)
+        yield url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """An emptied Redis database of the test services (the broker of queue tests)."""
+    import redis
+
+    base = os.environ.get("CM_TEST_REDIS_URL")
+    if not base:
+        raise pytest.UsageError("CM_TEST_REDIS_URL is not set: run `eval $(scripts/services.sh start)`")
+    url = f"{base.rstrip('/')}/7"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "data")
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a CLI subprocess: none of the caller's CHARTMIGRATE_* settings, but the
+    test's database when the run is on PostgreSQL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTMIGRATE_")}
+    if "CHARTMIGRATE_DB" in os.environ:  # set by the database_url fixture, never by the caller
+        env["CHARTMIGRATE_DB"] = os.environ["CHARTMIGRATE_DB"]
     env["CHARTMIGRATE_HOME"] = str(home)
     env.update(extra)
     return env

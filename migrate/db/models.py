@@ -116,6 +116,19 @@ class OcrWord(Base):
     page: Mapped[Page] = relationship(back_populates="words")
 
 
+class TaskAttempt(Base):
+    """How often a worker has started one step of a document (a page; step 0 finishes it). A task
+    that kills its worker is delivered again; this count is what stops it looping for ever."""
+
+    __tablename__ = "task_attempts"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    worker: Mapped[str | None] = mapped_column(String(128))
+
+
 class MpiPatient(Base):
     """A patient in the master patient index: the identity as given, its normalised form for
     comparison, and one indexed column per blocking key, so a lookup touches few rows."""

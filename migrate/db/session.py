@@ -60,6 +60,13 @@ def get_engine(url: str) -> Engine:
     return engine
 
 
+def dispose_engine(url: str) -> None:
+    """Close this process's pooled connections to ``url`` (before the database is dropped)."""
+    engine = _engines.pop(f"{os.getpid()}:{url}", None)
+    if engine is not None:
+        engine.dispose()
+
+
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
 

@@ -30,6 +30,8 @@ from tests.conftest import (
 from tests.integration.conftest import count_rows, documents, json_lines, run_cli, summary_counts
 from tests.integration.test_bad_inputs import BAD, write_bad_files
 
+pytestmark = pytest.mark.shared_database  # the module's fixture ingests once; tests read it
+
 PHI_NAME = ("QUIXOTE", "ZELDA")
 PHI_DOB = ("1957-03-14", "03/14/1957")
 PHI_LINES = [

@@ -26,6 +26,8 @@ from tests.conftest import (
 )
 from tests.integration.conftest import DocRow, count_rows, documents
 
+pytestmark = pytest.mark.shared_database  # the module's fixture ingests once; tests read it
+
 SMALL = (5.5, 4.25)
 SHEETS = ["ALPHA", "BRAVO", "CHARLIE"]
 
@@ -136,12 +138,12 @@ def test_same_bytes_again_are_a_duplicate(ingested: Ingested, tmp_path: Path) ->
     assert count_rows(ingested.settings) == before
 
 
-def test_same_bytes_twice_in_one_batch(tmp_path: Path) -> None:
+def test_same_bytes_twice_in_one_batch(tmp_path: Path, own_database: str | None) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     write_text_pdf(folder / "a.pdf", page_lines("twice"))
     shutil.copy(folder / "a.pdf", folder / "b.pdf")
-    settings = Settings(home=tmp_path / "data")
+    settings = Settings(home=tmp_path / "data", db=own_database)
     summary = run_batch([folder], settings, workers=1)
     assert count_rows(settings) == (1, 1)
     assert len(summary.processed) == 1

@@ -5,11 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from migrate.settings import Settings
 from tests.conftest import cli_env, found_ratio, page_lines, render_page, write_image_pdf, write_tiff
@@ -19,21 +23,24 @@ N_DOCS = 6
 PAGES = 2
 
 
-def _stored_pages(db: Path) -> int:
-    if not db.exists():
+def _stored_pages(url: str) -> int:
+    if url.startswith("sqlite") and not Path(make_url(url).database or "").exists():
         return 0
+    engine = create_engine(url, poolclass=NullPool)
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
-            return int(conn.execute("SELECT count(*) FROM pages").fetchone()[0])
-    except sqlite3.OperationalError:  # schema not created yet
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM pages")).scalar_one())
+    except DBAPIError:  # schema not created yet
         return 0
+    finally:
+        engine.dispose()
 
 
 def _lines(doc: int, page: int) -> list[str]:
     return page_lines(f"{doc} sheet {page}", 6)
 
 
-def test_sigkill_then_resume(tmp_path: Path) -> None:
+def test_sigkill_then_resume(tmp_path: Path, database_url: str) -> None:
     folder = tmp_path / "charts"
     folder.mkdir()
     for d in range(N_DOCS):
@@ -43,7 +50,7 @@ def test_sigkill_then_resume(tmp_path: Path) -> None:
         else:
             write_image_pdf(folder / f"chart{d}.pdf", pages)
     home = tmp_path / "data"
-    db = home / "chartmigrate.db"
+    db = database_url
     args = ["ingest", str(folder), "--workers", "2"]
 
     log = tmp_path / "first-run.log"

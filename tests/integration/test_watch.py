@@ -83,7 +83,7 @@ def test_watch_leaves_its_own_data_folder_alone(tmp_path: Path) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
     output = (tmp_path / "watch.log").read_text(encoding="utf-8", errors="replace")
-    assert (home / "chartmigrate.db").exists(), output
+    assert (home / "blobs").is_dir(), output
     assert not (hot / "quarantine" / "data").exists(), output
     assert not (hot / "processed" / "data").exists(), output
     assert (hot / "processed" / "typed.pdf").exists()

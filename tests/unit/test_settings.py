@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from migrate.settings import Settings, load_settings
 
 
-def test_defaults_put_sqlite_under_home(settings: Settings, tmp_path: Path) -> None:
+def test_defaults_put_sqlite_under_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHARTMIGRATE_DB", raising=False)  # set when the suite runs on PostgreSQL
+    settings = Settings(home=tmp_path / "data")
     home = (tmp_path / "data").resolve()
     assert settings.home == home
     assert settings.db is None
@@ -54,3 +56,9 @@ def test_settings_are_frozen_and_varied_by_copy(settings: Settings) -> None:
     assert other.workers == 7
     assert settings.workers == (os.cpu_count() or 1)
     assert other.database_url == settings.database_url
+
+
+def test_broker_redelivery_must_outlast_a_page(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="task_visibility_s"):
+        Settings(home=tmp_path, task_visibility_s=60, ocr_timeout_s=60)
+    assert Settings(home=tmp_path, task_visibility_s=61, ocr_timeout_s=60).task_visibility_s == 61
