@@ -207,7 +207,8 @@ def extract_draft(session: Session, document_id: int, settings: Settings | None 
     else:
         draft.data = data
         draft.extractor_version = extract.EXTRACTOR_VERSION
-        draft.version += 1
+        session.flush()
+        repo.bump_draft_version(session, document_id)
     return data
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from migrate.db.models import Document, OcrWord, Page, utcnow
+from migrate.db.models import Document, Draft, OcrWord, Page, utcnow
 from migrate.records import DocumentStatus, OcrPage
 
 
@@ -90,3 +90,11 @@ def document_confidence(session: Session, document_id: int) -> float | None:
         select(func.avg(Page.ocr_confidence)).where(Page.document_id == document_id, Page.ocr_confidence.is_not(None))
     )
     return float(value) if value is not None else None
+
+
+def bump_draft_version(session: Session, document_id: int) -> None:
+    """A draft changed: its version goes up by one in SQL, so concurrent saves lose no increment
+    (the review UI's optimistic concurrency compares against it)."""
+    session.execute(
+        update(Draft).where(Draft.document_id == document_id).values(version=Draft.version + 1, updated_at=utcnow())
+    )

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from migrate.errors import DatabaseError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x63686D69  # any fixed number: the PostgreSQL advisory lock of schema migrations
 _engines: dict[str, Engine] = {}
 
 
@@ -100,6 +101,14 @@ def migrate_to_head(url: str) -> None:
             if current == head:
                 return
         with engine.begin() as conn:
+            # Workers started together on a new database: one migrates, the others wait for it,
+            # then find the schema current (PostgreSQL: an advisory lock; SQLite: the write lock).
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            elif conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as e:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -283,8 +283,13 @@ def explain_pair(session: Session, mrn_a: str, mrn_b: str) -> tuple[float, str, 
     return float(s.probability[0]), str(s.decisions(model)[0]), explain(s, 0)
 
 
-def _patient(session: Session, mrn: str) -> MpiPatient:
-    row = session.scalars(select(MpiPatient).where(MpiPatient.mrn == mrn)).first()
+def _patient(session: Session, mrn: str, *, lock: bool = False) -> MpiPatient:
+    """The patient with this MRN; ``lock`` takes its row lock (PostgreSQL) for a read-then-write,
+    so two supervisors acting on one record at once act one after the other."""
+    stmt = select(MpiPatient).where(MpiPatient.mrn == mrn)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    row = session.scalars(stmt).first()
     if row is None:
         raise NotFound("no patient with that MRN in the index")
     return row
@@ -349,14 +354,26 @@ def new_patient(
     for field, key in (("given_name", "given"), ("family_name", "family")):
         value = row.normalised.get(key)
         if value:
-            tf = session.get(MpiTermFrequency, (field, value))
-            if tf is None:
-                session.add(MpiTermFrequency(field=field, value=value, count=1))
-            else:
-                tf.count += 1
+            _count_name(session, field, value)
     session.add(MpiEvent(actor=actor, action="new", patient_id=row.id, detail={"mrn": row.mrn}))
     session.flush()
     return row.mrn, result
+
+
+def _count_name(session: Session, field: str, value: str) -> None:
+    """One more patient with this name, counted in SQL so concurrent new patients lose no count."""
+    key = (MpiTermFrequency.field == field, MpiTermFrequency.value == value)
+    for _ in range(3):
+        counted = session.execute(update(MpiTermFrequency).where(*key).values(count=MpiTermFrequency.count + 1))
+        if counted.rowcount:  # type: ignore[attr-defined]
+            return
+        try:
+            with session.begin_nested():
+                session.add(MpiTermFrequency(field=field, value=value, count=1))
+            return
+        except IntegrityError:  # another writer added the name first: count on top of it
+            continue
+    raise RuntimeError("could not count a name")
 
 
 def _snapshot(row: MpiPatient) -> dict[str, Any]:
@@ -369,7 +386,9 @@ def merge(session: Session, survivor_mrn: str, retired_mrn: str, actor: str) -> 
     merged into the survivor, and the event keeps both as they were."""
     if survivor_mrn == retired_mrn:
         raise BadArguments("a patient cannot be merged with itself")
-    survivor, retired = _patient(session, survivor_mrn), _patient(session, retired_mrn)
+    # Both rows locked, in MRN order so that two merges of the same pair cannot deadlock.
+    locked = {mrn: _patient(session, mrn, lock=True) for mrn in sorted((survivor_mrn, retired_mrn))}
+    survivor, retired = locked[survivor_mrn], locked[retired_mrn]
     for row in (survivor, retired):
         if row.status != "active":
             raise BadArguments(f"{row.mrn} is already merged; unmerge it first")
@@ -393,7 +412,7 @@ def merge(session: Session, survivor_mrn: str, retired_mrn: str, actor: str) -> 
 
 def unmerge(session: Session, retired_mrn: str, actor: str) -> MpiEvent:
     """Undo the merge that retired this record: both records return exactly as they were."""
-    retired = _patient(session, retired_mrn)
+    retired = _patient(session, retired_mrn, lock=True)
     if retired.status != "merged":
         raise BadArguments(f"{retired.mrn} is not merged")
     event = session.scalars(
@@ -404,7 +423,7 @@ def unmerge(session: Session, retired_mrn: str, actor: str) -> MpiEvent:
     ).first()
     if event is None:
         raise NotFound("no merge event for that record")
-    survivor = session.get(MpiPatient, event.patient_id)
+    survivor = session.get(MpiPatient, event.patient_id, with_for_update=True, populate_existing=True)
     assert survivor is not None
     if survivor.status != "active":
         raise BadArguments(f"{survivor.mrn} was merged again since; unmerge that first")

@@ -17,10 +17,9 @@ from tests.integration.test_mpi_cli import people, write
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    u = f"sqlite:///{tmp_path / 'mpi.db'}"
-    migrate_to_head(u)
-    return u
+def url(database_url: str) -> str:
+    migrate_to_head(database_url)
+    return database_url
 
 
 @pytest.fixture
