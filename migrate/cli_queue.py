@@ -73,10 +73,15 @@ def status(
         settings = settings.model_copy(update={"broker": broker})
     report = progress(settings, window=timedelta(minutes=window))
     if settings.broker:
+        from migrate.errors import BrokerError
         from migrate.worker import app as worker_app
 
         worker_app.configure(settings)
-        report["workers"] = worker_app.ping()
+        try:
+            report["workers"] = worker_app.ping()
+        except BrokerError as e:  # the database's counts are still worth showing
+            report["workers"] = None
+            report["broker_error"] = e.message
     if as_json:
         out.print(json.dumps(report), soft_wrap=True, highlight=False)
         return
@@ -88,7 +93,9 @@ def status(
         f"{report['pages_per_minute']:.1f} pages/min (last {report['window_minutes']:g} min)"
         + (f"  about {eta:g} min to go" if eta else "")
     )
-    if "workers" in report:
+    if report.get("broker_error"):
+        out.print(f"workers    unknown: {report['broker_error']}")
+    elif "workers" in report:
         out.print(f"workers    {report['workers']} answering")
 
 

@@ -271,3 +271,51 @@ def test_ingest_queue_then_status(tmp_path: Path, redis_url: str) -> None:
 def test_worker_refuses_bad_concurrency(tmp_path: Path, value: str) -> None:
     r = run_cli(tmp_path / "data", "worker", "--concurrency", value, CHARTMIGRATE_BROKER="redis://127.0.0.1:9/0")
     assert r.returncode == 2
+
+
+def test_watch_queue_files_away_and_enqueues(tmp_path: Path, redis_url: str) -> None:
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import redis
+
+    from tests.conftest import cli_env
+
+    hot = tmp_path / "hot"
+    _charts(hot, 2, pages=1)
+    write_corrupt_pdf(hot / "broken.pdf")
+    home = tmp_path / "data"
+    with (tmp_path / "watch.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "migrate", "watch", str(hot), "--queue", "--once", "--interval", "0.1"],
+            env=cli_env(home, CHARTMIGRATE_BROKER=redis_url, CHARTMIGRATE_WATCH_SETTLE_S="0.2"),
+            start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            proc.wait(timeout=120)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    output = (tmp_path / "watch.log").read_text(encoding="utf-8", errors="replace")
+    assert proc.returncode == 0, output
+    assert "documents queued: 2" in output
+    assert sorted(p.name for p in (hot / "processed").iterdir()) == ["chart0.pdf", "chart1.pdf"]
+    assert (hot / "quarantine" / "broken.pdf").exists()
+    assert (hot / "quarantine" / "broken.pdf.error.txt").read_text().strip()
+    client = redis.Redis.from_url(redis_url)
+    assert client.llen("chartmigrate.pages") == 2
+    client.close()
+    docs = documents(Settings(home=home))
+    assert docs["chart0.pdf"].status == DocumentStatus.QUEUED
+
+
+def test_status_with_the_broker_down_still_shows_the_counts(tmp_path: Path) -> None:
+    r = run_cli(tmp_path / "data", "status", CHARTMIGRATE_BROKER="redis://127.0.0.1:9/0")
+    assert r.returncode == 0, r.stderr
+    assert "queued 0" in r.stdout and "workers    unknown: cannot reach the broker" in r.stdout
