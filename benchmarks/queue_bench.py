@@ -126,13 +126,20 @@ def run_queue(charts: Path, work: Path, workers: int, pg_admin: str, redis_base:
         r = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if r.returncode not in (0, 1):
             raise SystemExit(f"ingest --queue failed: {r.stderr.strip()}")
+        # Polled with one query, not `chartmigrate status` (a Python start-up per poll would take
+        # CPU from the workers being measured).
+        engine = create_engine(db, poolclass=NullPool)
         while True:
-            report = status(env)
-            d = report["documents"]
-            if d["queued"] == 0 and d["running"] == 0:
+            with engine.connect() as conn:
+                active = conn.execute(
+                    text("SELECT count(*) FROM documents WHERE status IN ('received', 'queued', 'ocr')")
+                ).scalar_one()
+            if active == 0:
                 break
             time.sleep(0.25)
         seconds = time.perf_counter() - started
+        engine.dispose()
+        report = status(env)
     finally:
         for p in procs:
             with contextlib.suppress(ProcessLookupError):

@@ -126,3 +126,62 @@ def test_two_workers_one_killed_every_chart_done_exactly_once(tmp_path: Path, re
     assert "Traceback" not in log
     status = run_cli(home, "status", "--json")
     assert '"done": 20' in status.stdout
+
+
+def test_a_database_outage_is_retried_with_backoff_and_loses_nothing(
+    tmp_path: Path, redis_url: str, pg_url: str
+) -> None:
+    """PostgreSQL refuses connections for a few seconds while a worker runs: its tasks fail with a
+    database error, are retried with backoff, and every chart still ends done once."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    for d in range(4):
+        write_image_pdf(folder / f"c{d}.pdf", [render_page(page_lines(f"outage {d}", 5), size_in=(5.5, 4.25))])
+    home = tmp_path / "data"
+    env = {"CHARTMIGRATE_DB": pg_url, **FAST_REDELIVERY}
+    settings = Settings(home=home, db=pg_url)
+    queued = run_cli(home, "ingest", "--queue", str(folder), CHARTMIGRATE_BROKER=redis_url, **env)
+    assert queued.returncode == 0, queued.stderr
+
+    name = make_url(pg_url).database
+    admin = create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "migrate", "worker", "--concurrency", "1"],
+            env=cli_env(home, CHARTMIGRATE_BROKER=redis_url, **env),
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "ready." not in log.read_text(errors="replace"):
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        with admin.connect() as conn:  # the outage: no new connections, existing ones cut
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+        time.sleep(4)
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        deadline = time.monotonic() + 180
+        while not all(d.status == "done" for d in documents(settings).values()):
+            assert worker.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, {n: d.status for n, d in documents(settings).items()}
+            time.sleep(0.5)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+        _stop(worker)
+    text_log = log.read_text(errors="replace")
+    assert "Retry in" in text_log  # the outage really hit a task, and it was retried
+    docs = documents(settings)
+    assert len(docs) == 4 and all(len(d.pages) == 1 for d in docs.values())
+    with unit_of_work(settings.database_url) as session:
+        assert {d.version for d in session.scalars(select(Draft))} == {1}
