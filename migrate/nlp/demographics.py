@@ -225,18 +225,29 @@ def letterhead(lines: Sequence[Line]) -> set[int]:
 
 
 def _skip_noise(value: Value) -> Value:
-    """Drop leading words OCR could not read (dotted leaders read as 'eee', box lines)."""
+    """Drop leading words OCR could not read (dotted leaders read as 'eee', box lines), and a run
+    of doubtful words that a wide gap separates from a confidently read value: the smudge of a
+    leader's colon near the label, with the value set in its column further right."""
     i, j = value.line.word_range(value.start, value.end)
     words = value.line.words
     k = i
     while k < j - 1 and (words[k].confidence < NOISE_CONFIDENCE or not re.search(r"[A-Za-z0-9]", words[k].text)):
         k += 1
+    for m in range(k + 1, j):
+        prev, nxt = words[m - 1], words[m]
+        height = max(nxt.box.y1 - nxt.box.y0, 1)
+        if nxt.box.x0 - prev.box.x1 >= STRAY_GAP * height:
+            if nxt.confidence >= DOUBTFUL_CONFIDENCE and all(w.confidence < DOUBTFUL_CONFIDENCE for w in words[k:m]):
+                k = m
+            break
     if k == i:
         return value
     return Value(value.line, value.line.starts[k], value.end, value.below)
 
 
 NOISE_CONFIDENCE = 0.3
+DOUBTFUL_CONFIDENCE = 0.5
+STRAY_GAP = 2.0  # text heights
 
 
 @cache

@@ -187,3 +187,19 @@ def test_narrative_sex_is_a_hint_not_the_recorded_sex() -> None:
     lines = group_lines(1, page([[(50, "Name: Rivera, Ana"), (600, "Sex: M")], [(50, "54-year-old woman presents.")]]))
     fields, issues = demographics.resolve(demographics.candidates(lines))
     assert fields["sex"].value == "M" and not issues
+
+
+def test_a_smudged_colon_before_a_distant_value_is_skipped() -> None:
+    """OCR reads a leader's colon as full-height, doubtful letters ("ee et") right after the label;
+    the value sits in its column further right, read with confidence."""
+
+    def sex_of(value_x: int) -> object:
+        words = words_at("SEX", 50, 100)
+        words.append(Word("ee", 0.25, Box(90, 96, 120, 124), 1, 1, 1, 1))
+        words.append(Word("et", 0.42, Box(126, 96, 140, 124), 1, 1, 1, 1))
+        words += words_at("F", value_x, 100)
+        fields, _ = demographics.resolve(demographics.candidates(group_lines(1, words)))
+        return fields["sex"].value if "sex" in fields else None
+
+    assert sex_of(230) == "F"  # a gap of four text heights: the junk is not part of the value
+    assert sex_of(150) is None  # no gap: "ee et F" is one doubtful value, not guessed at
