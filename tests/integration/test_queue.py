@@ -319,3 +319,27 @@ def test_status_with_the_broker_down_still_shows_the_counts(tmp_path: Path) -> N
     r = run_cli(tmp_path / "data", "status", CHARTMIGRATE_BROKER="redis://127.0.0.1:9/0")
     assert r.returncode == 0, r.stderr
     assert "queued 0" in r.stdout and "workers    unknown: cannot reach the broker" in r.stdout
+
+
+def test_requeue_sends_again_what_the_broker_lost(tmp_path: Path, redis_url: str) -> None:
+    import redis
+
+    home = tmp_path / "data"
+    r = run_cli(home, "ingest", "--queue", str(_charts(tmp_path / "in", 2, pages=2)), CHARTMIGRATE_BROKER=redis_url)
+    assert r.returncode == 0, r.stderr
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()  # a broker restarted without persistence
+    recent = run_cli(home, "requeue", "--older-than", "30", CHARTMIGRATE_BROKER=redis_url)
+    assert "requeued 0 document(s)" in recent.stdout  # still young: maybe just slow, left alone
+    assert client.llen("chartmigrate.pages") == 0
+    stale = run_cli(home, "requeue", "--older-than", "0", CHARTMIGRATE_BROKER=redis_url)
+    assert stale.returncode == 0, stale.stderr
+    assert "requeued 2 document(s)" in stale.stdout
+    assert client.llen("chartmigrate.pages") == 4
+    client.close()
+
+
+def test_worker_without_a_broker_is_one_line(tmp_path: Path) -> None:
+    r = run_cli(tmp_path / "data", "worker")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == ["error: a worker needs a broker: set CHARTMIGRATE_BROKER or --broker"]
