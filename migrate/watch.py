@@ -64,8 +64,17 @@ def _free_name(dest: Path) -> Path:
     raise FileExistsError(dest)
 
 
-def file_away(folder: Path, summary: BatchSummary) -> None:
-    """Move each finished file to processed/ or to quarantine/ with a one-line .error.txt."""
+def _quarantine(src: Path, dest: Path, code: str | None, message: str | None) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(src), dest)
+    reason = (message or code or "failed").replace("\n", " ")
+    dest.with_name(dest.name + ".error.txt").write_text(f"{code}: {reason}\n", encoding="utf-8")
+
+
+def file_away(folder: Path, summary: BatchSummary) -> dict[int, Path]:
+    """Move each finished file to processed/ or to quarantine/ with a one-line .error.txt.
+    Returns where the files of documents still being processed (queued) went, by document id."""
+    queued: dict[int, Path] = {}
     for result in summary.results:
         src = Path(result.path)
         if not src.exists():
@@ -73,11 +82,40 @@ def file_away(folder: Path, summary: BatchSummary) -> None:
         rel = src.relative_to(folder) if src.is_relative_to(folder) else Path(src.name)
         bad = result.status == DocumentStatus.FAILED
         dest = _free_name(folder / (QUARANTINE if bad else PROCESSED) / rel)
+        if bad:
+            _quarantine(src, dest, result.error_code, result.error_message)
+            continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(src), dest)
-        if bad:
-            reason = (result.error_message or result.error_code or "failed").replace("\n", " ")
-            dest.with_name(dest.name + ".error.txt").write_text(f"{result.error_code}: {reason}\n", encoding="utf-8")
+        if result.status == "queued" and result.document_id is not None:
+            queued[result.document_id] = dest
+    return queued
+
+
+def follow_queued(folder: Path, settings: Settings, pending: dict[int, Path]) -> None:
+    """Documents the workers have since failed move from processed/ to quarantine/ with their
+    reason, as a local batch's would; finished ones are forgotten."""
+    if not pending:
+        return
+    from sqlalchemy import select
+
+    from migrate.db.models import Document
+    from migrate.db.session import unit_of_work
+
+    with unit_of_work(settings.database_url) as session:
+        rows = session.execute(
+            select(Document.id, Document.status, Document.error_code, Document.error_message).where(
+                Document.id.in_(list(pending))
+            )
+        ).all()
+    for doc_id, status, code, message in rows:
+        if status == DocumentStatus.DONE:
+            pending.pop(doc_id, None)
+        elif status == DocumentStatus.FAILED:
+            src = pending.pop(doc_id)
+            if src.exists():
+                rel = src.relative_to(folder / PROCESSED)
+                _quarantine(src, _free_name(folder / QUARANTINE / rel), code, message)
 
 
 def watch(
@@ -97,6 +135,7 @@ def watch(
     (folder / PROCESSED).mkdir(parents=True, exist_ok=True)
     (folder / QUARANTINE).mkdir(parents=True, exist_ok=True)
     settling = Settling()
+    pending: dict[int, Path] = {}  # queued documents whose files wait in processed/
     while True:
         files = _incoming(folder, settings.home)
         ready = settling.ready(files, settings.watch_settle_s, time.monotonic())
@@ -106,11 +145,12 @@ def watch(
                 summary = run(ready)
             else:
                 summary = run_batch(ready, settings, workers=workers, observer=observer, origin="watch")
-            file_away(folder, summary)
+            pending.update(file_away(folder, summary))
             for f in ready:
                 settling.seen.pop(f, None)
             if on_batch:
                 on_batch(summary)
+        follow_queued(folder, settings, pending)
         if once and not _incoming(folder, settings.home):
             return
         time.sleep(interval_s)

@@ -343,3 +343,38 @@ def test_worker_without_a_broker_is_one_line(tmp_path: Path) -> None:
     r = run_cli(tmp_path / "data", "worker")
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["error: a worker needs a broker: set CHARTMIGRATE_BROKER or --broker"]
+
+
+def test_watch_moves_a_file_the_workers_failed_to_quarantine(tmp_path: Path, settings: Settings) -> None:
+    from migrate.db.session import migrate_to_head
+    from migrate.watch import PROCESSED, QUARANTINE, follow_queued
+
+    migrate_to_head(settings.database_url)
+    hot = tmp_path / "hot"
+    (hot / PROCESSED / "ward").mkdir(parents=True)
+    files = {}
+    with unit_of_work(settings.database_url) as session:
+        for name, status in (("bad.pdf", "failed"), ("good.pdf", "done"), ("busy.pdf", "ocr")):
+            path = hot / PROCESSED / "ward" / name
+            path.write_bytes(b"%PDF-1.4 " + name.encode())
+            doc = Document(
+                sha256=name.ljust(64, "0"),
+                source_path=str(path),
+                media_type="application/pdf",
+                size_bytes=1,
+                status=status,
+                error_code="corrupt" if status == "failed" else None,
+                error_message="page 2: the page image could not be decoded" if status == "failed" else None,
+            )
+            session.add(doc)
+            session.flush()
+            files[doc.id] = path
+        session.commit()
+    pending = dict(files)
+    follow_queued(hot, settings, pending)
+    assert sorted(p.name for p in pending.values()) == ["busy.pdf"]  # still being worked on
+    assert (hot / QUARANTINE / "ward" / "bad.pdf").exists()
+    assert not (hot / PROCESSED / "ward" / "bad.pdf").exists()
+    reason = (hot / QUARANTINE / "ward" / "bad.pdf.error.txt").read_text()
+    assert reason == "corrupt: page 2: the page image could not be decoded\n"
+    assert (hot / PROCESSED / "ward" / "good.pdf").exists()
