@@ -155,7 +155,7 @@ def watch(
     def enqueue(files: list[Path]) -> BatchSummary:
         queued = queue_files(files, settings, origin="watch")
         _print_queue_summary(queued)
-        return BatchSummary(results=queued.results)
+        return queued
 
     run_watch(
         folder,

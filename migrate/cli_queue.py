@@ -29,13 +29,20 @@ def queue_files(paths: list[Path], settings: Settings, *, origin: str = "ingest"
 
 def _print_queue_summary(summary: QueueSummary) -> None:
     out.print(
-        f"documents queued: {len(summary.queued)}  pages queued: {summary.pages}  "
+        f"documents queued: {len(summary.queued)}  pages queued: {summary.pages_queued}  "
         f"duplicates skipped: {len(summary.duplicates)}  failed: {len(summary.failed)}"
     )
     for r in summary.duplicates:
         out.print(f"  duplicate: document {r.document_id} already ingested, skipped")
     for r in summary.failed:
         out.print(f"  failed: document {r.document_id} ({(r.sha256 or '')[:12]}): {r.error_message}")
+
+
+def _queue_settings(db: str | None, home: Path | None, broker: str | None) -> Settings:
+    """Settings of a command that reads the database (schema brought up to date) and may talk
+    to the broker."""
+    settings = database_for(db, home)
+    return settings.model_copy(update={"broker": broker}) if broker else settings
 
 
 def worker(
@@ -68,9 +75,7 @@ def status(
     """Documents queued, running, done and failed; pages per minute; workers answering."""
     from migrate.worker.jobs import progress
 
-    settings = database_for(db, home)
-    if broker:
-        settings = settings.model_copy(update={"broker": broker})
+    settings = _queue_settings(db, home, broker)
     report = progress(settings, window=timedelta(minutes=window))
     if settings.broker:
         from migrate.errors import BrokerError
@@ -111,9 +116,7 @@ def requeue(
     from migrate.worker import app as worker_app
     from migrate.worker.jobs import requeue_stalled
 
-    settings = database_for(db, home)
-    if broker:
-        settings = settings.model_copy(update={"broker": broker})
+    settings = _queue_settings(db, home, broker)
     worker_app.configure(settings)
     ids = requeue_stalled(settings, worker_app.send, older_than=timedelta(minutes=older_than))
     out.print(f"requeued {len(ids)} document(s)")

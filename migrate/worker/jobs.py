@@ -27,7 +27,7 @@ from migrate.db import repo
 from migrate.db.models import Batch, Document, Page, TaskAttempt, utcnow
 from migrate.db.session import migrate_to_head, unit_of_work
 from migrate.errors import DocumentError
-from migrate.records import DocumentResult, DocumentStatus, MediaType, PageTask
+from migrate.records import BatchSummary, DocumentResult, DocumentStatus, MediaType, PageTask
 from migrate.settings import Settings
 from migrate.storage import BlobStore
 
@@ -67,18 +67,11 @@ Send = Callable[[list[PageJob]], None]
 
 
 @dataclass
-class QueueSummary:
+class QueueSummary(BatchSummary):
+    """A queued batch: its documents' results so far (``queued``, duplicates, failed at intake)."""
+
     queued: list[int] = field(default_factory=list)  # document ids
-    pages: int = 0
-    results: list[DocumentResult] = field(default_factory=list)  # duplicates and failed at intake
-
-    @property
-    def failed(self) -> list[DocumentResult]:
-        return [r for r in self.results if r.status == DocumentStatus.FAILED]
-
-    @property
-    def duplicates(self) -> list[DocumentResult]:
-        return [r for r in self.results if r.status == "duplicate"]
+    pages_queued: int = 0
 
 
 def pipeline_options(settings: Settings) -> dict[str, Any]:
@@ -119,7 +112,7 @@ def queue_paths(paths: list[Path], settings: Settings, send: Send, *, origin: st
         seen.add(taken.document_id)
         jobs = requeue(taken.document_id, settings, send)
         summary.queued.append(taken.document_id)
-        summary.pages += sum(1 for j in jobs if j.number != FINISH_STEP)
+        summary.pages_queued += sum(1 for j in jobs if j.number != FINISH_STEP)
         summary.results.append(DocumentResult(taken.document_id, str(f), jobs[0].sha256 if jobs else None, "queued"))
     with unit_of_work(settings.database_url) as session:
         row = session.get(Batch, batch_id)

@@ -48,7 +48,7 @@ def test_queueing_stores_files_and_sends_one_task_per_page(tmp_path: Path, setti
     write_corrupt_pdf(folder / "broken.pdf")
     outbox = Outbox()
     summary = jobs.queue_paths([folder], settings, outbox)
-    assert len(summary.queued) == 2 and summary.pages == 4
+    assert len(summary.queued) == 2 and summary.pages_queued == 4
     assert len(summary.failed) == 1  # refused at intake, with its reason; the others still go
     assert sorted((j.document_id, j.number) for j in outbox.jobs) == sorted(
         (d, n) for d in summary.queued for n in (1, 2)
@@ -96,7 +96,7 @@ def test_queueing_the_same_files_again_resends_only_missing_pages(tmp_path: Path
     again = Outbox()
     summary = jobs.queue_paths([folder], settings, again)
     assert [j.number for j in again.jobs] == [2, 3]
-    assert summary.pages == 2 and not summary.duplicates
+    assert summary.pages_queued == 2 and not summary.duplicates
     _run_all(again, settings)
     assert documents(settings)["chart0.pdf"].status == DocumentStatus.DONE
     third = Outbox()
