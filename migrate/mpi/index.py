@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -318,10 +318,19 @@ def format_mrn(prefix: str, number: int) -> str:
     return f"{prefix}{body}{luhn_digit(body)}"
 
 
+MRN_LOCK_KEY = 0x6D726E  # any fixed number: the PostgreSQL advisory lock of MRN allocation
+
+
 def allocate_mrn(session: Session, actor: str, prefix: str, attempts: int = 20) -> MrnAllocation:
     """The next MRN: one more than the highest ever issued. Two writers that pick the same number
     collide on the primary key; the loser takes the next one. Nothing is ever deleted, so a
-    number is never issued twice."""
+    number is never issued twice.
+
+    On PostgreSQL the writers first queue on an advisory lock held to the end of the transaction:
+    under READ COMMITTED a writer whose every guess is taken by another's not yet committed row
+    could otherwise lose over and over (seen with two writers allocating in a tight loop)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MRN_LOCK_KEY})
     for _ in range(attempts):
         last = session.scalar(select(func.max(MrnAllocation.number))) or 0
         alloc = MrnAllocation(number=last + 1, mrn=format_mrn(prefix, last + 1), allocated_by=actor)
