@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -85,13 +85,31 @@ def discover(paths: Iterable[Path], exclude: Path | None = None) -> list[Path]:
     return unique
 
 
-def prepare(settings: Settings) -> None:
-    """Create the data folder (owner only), bring the schema up to date, check the OCR tools."""
+def prepare(settings: Settings, *, ocr: bool = True) -> None:
+    """Create the data folder (owner only), bring the schema up to date, check the OCR tools
+    (``ocr=False``: a machine that only queues documents for workers needs none)."""
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.home.chmod(0o700)
     settings.blob_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     migrate_to_head(settings.database_url)
-    tesseract.require(settings.ocr_lang)
+    if ocr:
+        tesseract.require(settings.ocr_lang)
+
+
+def start_batch(settings: Settings, origin: str, options: dict[str, Any]) -> int:
+    with unit_of_work(settings.database_url) as session:
+        batch = Batch(origin=origin, options=options)
+        session.add(batch)
+        session.commit()
+        return batch.id
+
+
+def end_batch(settings: Settings, batch_id: int) -> None:
+    with unit_of_work(settings.database_url) as session:
+        row = session.get(Batch, batch_id)
+        if row is not None:
+            row.finished_at = utcnow()
+            session.commit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +166,19 @@ def intake(path: Path, settings: Settings, batch_id: int | None) -> Intake:
                 doc.id, DocumentResult(doc.id, shown, sha, DocumentStatus.FAILED, 0, None, error.code, error.message)
             )
         return Intake(doc.id, None)
+
+
+def take_in(files: Iterable[Path], settings: Settings, batch_id: int) -> Iterator[tuple[Path, Intake]]:
+    """Intake of each file; the same bytes a second time in this batch come back as a duplicate."""
+    seen: set[int] = set()
+    for f in files:
+        taken = intake(f, settings, batch_id)
+        if taken.result is None and taken.document_id in seen:
+            dup = DocumentResult(taken.document_id, str(f), None, "duplicate", duplicate_of=taken.document_id)
+            taken = Intake(taken.document_id, dup)
+        elif taken.result is None and taken.document_id is not None:
+            seen.add(taken.document_id)
+        yield f, taken
 
 
 def _tasks(doc: Document, settings: Settings, failed: set[int]) -> Iterator[PageTask]:
@@ -257,25 +288,15 @@ def run_batch(
     prepare(settings)
     files = discover(paths, exclude=settings.home)
     n_workers = workers or settings.workers
-    with unit_of_work(settings.database_url) as session:
-        batch = Batch(origin=origin, options={"workers": n_workers, "files": len(files)})
-        session.add(batch)
-        session.commit()
-        batch_id = batch.id
+    batch_id = start_batch(settings, origin, {"workers": n_workers, "files": len(files)})
     summary = BatchSummary()
 
     def taken_in() -> Iterator[int]:
-        queued: set[int] = set()
-        for f in files:
-            taken = intake(f, settings, batch_id)
-            if taken.result is None and taken.document_id in queued:  # the same bytes twice in this batch
-                dup = DocumentResult(taken.document_id, str(f), None, "duplicate", duplicate_of=taken.document_id)
-                taken = Intake(taken.document_id, dup)
+        for _, taken in take_in(files, settings, batch_id):
             if taken.result is not None:
                 summary.results.append(taken.result)
                 observer.document_done(taken.result)
             elif taken.document_id is not None:
-                queued.add(taken.document_id)
                 yield taken.document_id
 
     executor = make_executor(n_workers)  # a pool starts its processes only when given work
@@ -283,11 +304,7 @@ def run_batch(
         summary.results.extend(process_documents(taken_in(), settings, executor, observer))
     finally:
         executor.close()
-    with unit_of_work(settings.database_url) as session:
-        row = session.get(Batch, batch_id)
-        if row is not None:
-            row.finished_at = utcnow()
-            session.commit()
+    end_batch(settings, batch_id)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -18,7 +18,7 @@ from rich.text import Text
 from sqlalchemy import select
 
 from migrate.cli_mpi import mpi_app
-from migrate.cli_options import BrokerOpt, DbOpt, HomeOpt, database_for, settings_for
+from migrate.cli_options import BrokerOpt, DbOpt, HomeOpt, database_for, doc_label, print_problems, settings_for
 from migrate.cli_queue import _print_queue_summary, queue_files, register_queue_commands
 from migrate.errors import BadArguments, ChartmigrateError, ExitCode, NotFound
 from migrate.records import BatchSummary, DocumentResult, PageOutcome
@@ -65,11 +65,7 @@ class ProgressObserver:
 
     def document_done(self, result: DocumentResult) -> None:
         if result.status == "failed":
-            self.progress.console.print(f"[red]failed[/red] {_doc_label(result)}: {result.error_message}")
-
-
-def _doc_label(r: DocumentResult) -> str:
-    return f"document {r.document_id} ({(r.sha256 or '')[:12]})"
+            self.progress.console.print(f"[red]failed[/red] {doc_label(result)}: {result.error_message}")
 
 
 def _progress() -> Progress:
@@ -93,10 +89,7 @@ def _print_summary(summary: BatchSummary) -> None:
         f"mean OCR confidence: {'n/a' if conf is None else f'{conf:.3f}'}  "
         f"time: {summary.seconds:.1f} s"
     )
-    for r in summary.duplicates:
-        out.print(f"  duplicate: {_doc_label(r)} already ingested as document {r.duplicate_of}, skipped")
-    for r in summary.failed:
-        out.print(f"  failed: {_doc_label(r)}: {r.error_message}")
+    print_problems(out, summary)
 
 
 QueueOpt = Annotated[
@@ -234,10 +227,10 @@ def reprocess(
     with _progress() as progress:
         result = run_reprocess(document_id, settings, workers=workers or 1, observer=ProgressObserver(progress))
     if result.status == "failed":
-        err.print(f"failed: {_doc_label(result)}: {result.error_message}")
+        err.print(f"failed: {doc_label(result)}: {result.error_message}")
         raise typer.Exit(ExitCode.PARTIAL_FAILURE)
     conf = "n/a" if result.confidence is None else f"{result.confidence:.3f}"
-    out.print(f"{_doc_label(result)}: {result.status}, {result.pages} pages, mean OCR confidence {conf}")
+    out.print(f"{doc_label(result)}: {result.status}, {result.pages} pages, mean OCR confidence {conf}")
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Options and settings shared by every command module of the CLI (cli.py, cli_mpi.py)."""
+"""Options, settings and output shared by the command modules of the CLI (cli.py, cli_mpi.py, cli_queue.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from migrate.errors import BadArguments
+from migrate.records import BatchSummary, DocumentResult
 from migrate.settings import Settings, load_settings
 
 DbOpt = Annotated[
@@ -31,3 +33,16 @@ def database_for(db: str | None, home: Path | None) -> Settings:
     settings = settings_for(db, home)
     migrate_to_head(settings.database_url)
     return settings
+
+
+def doc_label(r: DocumentResult) -> str:
+    """A document named by id and hash prefix, never by its path (paths can name patients)."""
+    return f"document {r.document_id} ({(r.sha256 or '')[:12]})"
+
+
+def print_problems(out: Console, summary: BatchSummary) -> None:
+    """One line per duplicate skipped and per failed document, with the reason."""
+    for r in summary.duplicates:
+        out.print(f"  duplicate: {doc_label(r)} already ingested as document {r.duplicate_of}, skipped")
+    for r in summary.failed:
+        out.print(f"  failed: {doc_label(r)}: {r.error_message}")

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from migrate.cli_options import BrokerOpt, DbOpt, HomeOpt, database_for, settings_for
+from migrate.cli_options import BrokerOpt, DbOpt, HomeOpt, database_for, print_problems, settings_for
 from migrate.errors import BadArguments
 from migrate.settings import Settings
-from migrate.worker.jobs import QueueSummary
+
+if TYPE_CHECKING:  # the worker modules import the whole pipeline: only commands that queue load them
+    from migrate.worker.jobs import QueueSummary
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -32,10 +34,7 @@ def _print_queue_summary(summary: QueueSummary) -> None:
         f"documents queued: {len(summary.queued)}  pages queued: {summary.pages_queued}  "
         f"duplicates skipped: {len(summary.duplicates)}  failed: {len(summary.failed)}"
     )
-    for r in summary.duplicates:
-        out.print(f"  duplicate: document {r.document_id} already ingested, skipped")
-    for r in summary.failed:
-        out.print(f"  failed: document {r.document_id} ({(r.sha256 or '')[:12]}): {r.error_message}")
+    print_problems(out, summary)
 
 
 def _queue_settings(db: str | None, home: Path | None, broker: str | None) -> Settings:

@@ -8,7 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
+
 from migrate.batch import Observer, run_batch
+from migrate.db.models import Document
+from migrate.db.session import unit_of_work
 from migrate.records import BatchSummary, DocumentStatus
 from migrate.settings import Settings
 
@@ -97,11 +101,6 @@ def follow_queued(folder: Path, settings: Settings, pending: dict[int, Path]) ->
     reason, as a local batch's would; finished ones are forgotten."""
     if not pending:
         return
-    from sqlalchemy import select
-
-    from migrate.db.models import Document
-    from migrate.db.session import unit_of_work
-
     with unit_of_work(settings.database_url) as session:
         rows = session.execute(
             select(Document.id, Document.status, Document.error_code, Document.error_message).where(

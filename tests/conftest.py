@@ -17,7 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
+from migrate.db.session import dispose_engine, migrate_to_head
 from migrate.settings import Settings
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -103,28 +107,20 @@ class PgDatabases:
     """Creates a fresh database per test from a template that already holds the current schema."""
 
     def __init__(self, admin_url: str) -> None:
-        from sqlalchemy import create_engine
-
         self.admin_url = admin_url
-        self.engine = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=_null_pool())
+        self.engine = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         self.prefix = f"cmtest_{os.getpid()}"
         self.template = f"{self.prefix}_template"
         self.count = 0
 
     def url(self, name: str) -> str:
-        from sqlalchemy.engine import make_url
-
         return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
 
     def execute(self, sql: str) -> None:
-        from sqlalchemy import text
-
         with self.engine.connect() as conn:
             conn.execute(text(sql))
 
     def make_template(self) -> None:
-        from migrate.db.session import dispose_engine, migrate_to_head
-
         self.execute(f"DROP DATABASE IF EXISTS {self.template} WITH (FORCE)")
         self.execute(f"CREATE DATABASE {self.template}")
         migrate_to_head(self.url(self.template))
@@ -137,20 +133,12 @@ class PgDatabases:
         return name
 
     def drop(self, name: str) -> None:
-        from migrate.db.session import dispose_engine
-
         dispose_engine(self.url(name))
         self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def close(self) -> None:
         self.drop(self.template)
         self.engine.dispose()
-
-
-def _null_pool() -> type:
-    from sqlalchemy.pool import NullPool
-
-    return NullPool
 
 
 @pytest.fixture(scope="session")

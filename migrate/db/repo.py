@@ -14,6 +14,10 @@ def stored_page_numbers(session: Session, document_id: int) -> set[int]:
     return set(session.scalars(select(Page.number).where(Page.document_id == document_id)))
 
 
+def stored_page_count(session: Session, document_id: int) -> int:
+    return int(session.scalar(select(func.count(Page.id)).where(Page.document_id == document_id)) or 0)
+
+
 def save_page(session: Session, document_id: int, page: OcrPage) -> bool:
     """Store a page and its words in one transaction; False if the page was already stored.
 

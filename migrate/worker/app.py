@@ -53,17 +53,13 @@ def configure(settings: Settings) -> Celery:
             "unacked_restore_throttle": 1,
         },
         task_default_queue=QUEUE,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
-        worker_send_task_events=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
-        task_track_started=False,
         timezone="UTC",
     )
     return app

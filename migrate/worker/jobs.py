@@ -9,8 +9,9 @@ document in ``done`` or ``failed`` is left alone.
 from __future__ import annotations
 
 import logging
+import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -22,10 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from migrate import pipeline
-from migrate.batch import discover, intake
+from migrate.batch import discover, end_batch, prepare, start_batch, take_in
 from migrate.db import repo
 from migrate.db.models import Batch, Document, Page, TaskAttempt, utcnow
-from migrate.db.session import migrate_to_head, unit_of_work
+from migrate.db.session import unit_of_work
 from migrate.errors import DocumentError
 from migrate.records import BatchSummary, DocumentResult, DocumentStatus, MediaType, PageTask
 from migrate.settings import Settings
@@ -85,40 +86,21 @@ def queue_paths(paths: list[Path], settings: Settings, send: Send, *, origin: st
     moves it on to ``ocr`` and nothing sets it back. Queueing the same files again (after a crash,
     or a broker that lost its messages) sends the missing pages again: workers skip what is done.
     """
-    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    settings.blob_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    migrate_to_head(settings.database_url)
+    prepare(settings, ocr=False)
     files = discover(paths, exclude=settings.home)
-    with unit_of_work(settings.database_url) as session:
-        batch = Batch(
-            origin=origin,
-            options={"mode": "queue", "files": len(files), "pipeline": pipeline_options(settings)},
-        )
-        session.add(batch)
-        session.commit()
-        batch_id = batch.id
+    options = {"mode": "queue", "files": len(files), "pipeline": pipeline_options(settings)}
+    batch_id = start_batch(settings, origin, options)
     summary = QueueSummary()
-    seen: set[int] = set()
-    for f in files:
-        taken = intake(f, settings, batch_id)
-        if taken.result is None and taken.document_id in seen:
-            taken_result = DocumentResult(taken.document_id, str(f), None, "duplicate", duplicate_of=taken.document_id)
-            summary.results.append(taken_result)
-            continue
+    for f, taken in take_in(files, settings, batch_id):
         if taken.result is not None:
             summary.results.append(taken.result)
             continue
         assert taken.document_id is not None
-        seen.add(taken.document_id)
         jobs = requeue(taken.document_id, settings, send)
         summary.queued.append(taken.document_id)
         summary.pages_queued += sum(1 for j in jobs if j.number != FINISH_STEP)
         summary.results.append(DocumentResult(taken.document_id, str(f), jobs[0].sha256 if jobs else None, "queued"))
-    with unit_of_work(settings.database_url) as session:
-        row = session.get(Batch, batch_id)
-        if row is not None:
-            row.finished_at = utcnow()
-            session.commit()
+    end_batch(settings, batch_id)
     return summary
 
 
@@ -164,19 +146,15 @@ def requeue_stalled(settings: Settings, send: Send, *, older_than: timedelta) ->
 def _bump_attempt(session: Session, document_id: int, step: int, worker: str) -> int:
     """Count one more start of this step, committed before the work begins (so a crash counts)."""
     for _ in range(3):
-        updated = session.execute(
+        counted = session.execute(
             update(TaskAttempt)
             .where(TaskAttempt.document_id == document_id, TaskAttempt.step == step)
             .values(attempts=TaskAttempt.attempts + 1, started_at=utcnow(), worker=worker)
-        )
-        if updated.rowcount:  # type: ignore[attr-defined]
+            .returning(TaskAttempt.attempts)
+        ).scalar()
+        if counted is not None:
             session.commit()
-            return int(
-                session.scalar(
-                    select(TaskAttempt.attempts).where(TaskAttempt.document_id == document_id, TaskAttempt.step == step)
-                )
-                or 1
-            )
+            return int(counted)
         session.add(TaskAttempt(document_id=document_id, step=step, attempts=1, worker=worker))
         try:
             session.commit()
@@ -220,7 +198,7 @@ def _settings_for(doc: Document, settings: Settings) -> Settings:
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{__import__('os').getpid()}"
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def run_step(job: PageJob, settings: Settings, *, max_attempts: int) -> str:
@@ -243,8 +221,6 @@ def run_step(job: PageJob, settings: Settings, *, max_attempts: int) -> str:
             log.error("document %s: %s; marked failed", job.document_id, message)
             _fail(settings, job.document_id, "worker_lost", message)
             return "failed"
-        doc = session.get(Document, job.document_id)
-        assert doc is not None
         effective = _settings_for(doc, settings)
         media, page_count = MediaType(doc.media_type), doc.page_count or 0
         session.execute(
@@ -263,7 +239,7 @@ def run_step(job: PageJob, settings: Settings, *, max_attempts: int) -> str:
         with unit_of_work(settings.database_url) as session:
             session.execute(update(Document).where(Document.id == job.document_id).values(updated_at=utcnow()))
             session.commit()
-            if len(repo.stored_page_numbers(session, job.document_id)) < page_count:
+            if repo.stored_page_count(session, job.document_id) < page_count:
                 return "page stored" if outcome.stored else "page already stored"
     return finish(job.document_id, effective)
 
@@ -332,10 +308,3 @@ def progress(settings: Settings, *, window: timedelta = timedelta(minutes=10)) -
         "last_page_at": _aware(last).isoformat() if last is not None else None,
         "eta_minutes": round(remaining / rate, 1) if rate and remaining else None,
     }
-
-
-def iter_pending(settings: Settings) -> Iterator[int]:
-    with unit_of_work(settings.database_url) as session:
-        yield from session.scalars(
-            select(Document.id).where(Document.status.in_([s.value for s in ACTIVE])).order_by(Document.id)
-        )

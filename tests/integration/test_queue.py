@@ -211,7 +211,6 @@ def test_progress_counts_states_and_pages(tmp_path: Path, settings: Settings) ->
     assert report["documents"]["running"] == 1 and report["documents"]["queued"] == 1
     assert report["pages"] == {"stored": 1, "remaining": 3}
     assert report["pages_per_minute"] > 0
-    _run_all(Outbox(), settings)
     for j in outbox.jobs[1:]:
         jobs.run_step(j, settings, max_attempts=3)
     report = jobs.progress(settings)
