@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from migrate.errors import DatabaseError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-MIGRATION_LOCK_KEY = 0x63686D69  # any fixed number: the PostgreSQL advisory lock of schema migrations
+# PostgreSQL advisory lock keys (any fixed numbers, one per kind of writer that must go one at a time).
+MIGRATION_LOCK_KEY = 0x63686D69
+MRN_LOCK_KEY = 0x6D726E
 _engines: dict[str, Engine] = {}
 
 
@@ -68,6 +70,16 @@ def dispose_engine(url: str) -> None:
         engine.dispose()
 
 
+def serialize_writers(conn: Connection | Session, key: int) -> bool:
+    """On PostgreSQL, wait for (and hold until this transaction ends) the advisory lock ``key``, so
+    writers of one kind go one at a time; returns False elsewhere (SQLite has one writer anyway)."""
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    if bind.dialect.name != "postgresql":
+        return False
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    return True
+
+
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
 
@@ -103,9 +115,7 @@ def migrate_to_head(url: str) -> None:
         with engine.begin() as conn:
             # Workers started together on a new database: one migrates, the others wait for it,
             # then find the schema current (PostgreSQL: an advisory lock; SQLite: the write lock).
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-            elif conn.dialect.name == "sqlite":
+            if not serialize_writers(conn, MIGRATION_LOCK_KEY) and conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             if MigrationContext.configure(conn).get_current_revision() == head:
                 return

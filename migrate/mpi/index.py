@@ -14,11 +14,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from migrate.db.models import MpiEvent, MpiModel, MpiPatient, MpiTermFrequency, MrnAllocation
+from migrate.db.session import MRN_LOCK_KEY, serialize_writers
 from migrate.errors import BadArguments, NotFound
 from migrate.mpi import blocking, linkage
 from migrate.mpi.model import Model, Reason, explain
@@ -318,9 +319,6 @@ def format_mrn(prefix: str, number: int) -> str:
     return f"{prefix}{body}{luhn_digit(body)}"
 
 
-MRN_LOCK_KEY = 0x6D726E  # any fixed number: the PostgreSQL advisory lock of MRN allocation
-
-
 def allocate_mrn(session: Session, actor: str, prefix: str, attempts: int = 20) -> MrnAllocation:
     """The next MRN: one more than the highest ever issued. Two writers that pick the same number
     collide on the primary key; the loser takes the next one. Nothing is ever deleted, so a
@@ -329,8 +327,7 @@ def allocate_mrn(session: Session, actor: str, prefix: str, attempts: int = 20) 
     On PostgreSQL the writers first queue on an advisory lock held to the end of the transaction:
     under READ COMMITTED a writer whose every guess is taken by another's not yet committed row
     could otherwise lose over and over (seen with two writers allocating in a tight loop)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MRN_LOCK_KEY})
+    serialize_writers(session, MRN_LOCK_KEY)
     for _ in range(attempts):
         last = session.scalar(select(func.max(MrnAllocation.number))) or 0
         alloc = MrnAllocation(number=last + 1, mrn=format_mrn(prefix, last + 1), allocated_by=actor)

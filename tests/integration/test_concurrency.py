@@ -64,6 +64,19 @@ def test_concurrent_new_patients_count_every_name(database_url: str) -> None:
         tf = s.get(MpiTermFrequency, ("given_name", "quillon"))
         assert tf is not None and tf.count == 8  # none of the eight increments lost
 
+    # The counter itself under load: eight writers counting one name 25 times each.
+    def count_many() -> None:
+        for _ in range(25):
+            with unit_of_work(database_url) as s:
+                index._count_name(s, "family_name", "quillon")
+                s.commit()
+
+    _, errors = _together([count_many for _ in range(8)])
+    assert not errors, errors
+    with unit_of_work(database_url) as s:
+        tf = s.get(MpiTermFrequency, ("family_name", "quillon"))
+        assert tf is not None and tf.count == 200
+
 
 def test_one_record_cannot_be_retired_into_two_survivors_at_once(database_url: str) -> None:
     migrate_to_head(database_url)
