@@ -80,6 +80,18 @@ def serialize_writers(conn: Connection | Session, key: int) -> bool:
     return True
 
 
+def lock_for_write(session: Session) -> None:
+    """Before a read-then-write of rows locked with ``FOR UPDATE``: on SQLite, which ignores row
+    locks and reads outside any transaction until the first write, take the database's write lock
+    now (``BEGIN IMMEDIATE``), so the read sees the last committed data and no other writer can
+    change it before this transaction ends. Nothing to do on PostgreSQL."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return
+    if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
 

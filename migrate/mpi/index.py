@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from migrate.db.models import MpiEvent, MpiModel, MpiPatient, MpiTermFrequency, MrnAllocation
-from migrate.db.session import MRN_LOCK_KEY, serialize_writers
+from migrate.db.session import MRN_LOCK_KEY, lock_for_write, serialize_writers
 from migrate.errors import BadArguments, NotFound
 from migrate.mpi import blocking, linkage
 from migrate.mpi.model import Model, Reason, explain
@@ -285,10 +285,11 @@ def explain_pair(session: Session, mrn_a: str, mrn_b: str) -> tuple[float, str, 
 
 
 def _patient(session: Session, mrn: str, *, lock: bool = False) -> MpiPatient:
-    """The patient with this MRN; ``lock`` takes its row lock (PostgreSQL) for a read-then-write,
-    so two supervisors acting on one record at once act one after the other."""
+    """The patient with this MRN; ``lock`` takes its row lock (the write lock on SQLite) for a
+    read-then-write, so two supervisors acting on one record at once act one after the other."""
     stmt = select(MpiPatient).where(MpiPatient.mrn == mrn)
     if lock:
+        lock_for_write(session)
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     row = session.scalars(stmt).first()
     if row is None:
