@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -283,7 +284,11 @@ def nlp_assert(
 
     if file is not None and not file.is_file():
         raise BadArguments(f"no such file: {file}")
-    source = file.open(encoding="utf-8") if file else sys.stdin
+    # Undecodable bytes reach `run`, which answers that line with an error instead of stopping.
+    if file:
+        source = file.open(encoding="utf-8", errors="surrogateescape")
+    else:
+        source = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
     try:
         for line in run(source):
             sys.stdout.write(line + "\n")

@@ -1,8 +1,8 @@
 """`chartmigrate nlp assert`: JSON lines in, one clinical assertion (or error) per line out.
 
 Input lines are ``{"id", "text", "concept"}`` (optional ``"section"``: a section name or heading);
-the concept is found in the text case-insensitively and whitespace-tolerant, first whole-word
-occurrence (else first occurrence inside a longer word).
+the concept is found in the text whitespace-tolerant: the first whole-word occurrence written
+as given, else the first in any case, else the first inside a longer word.
 Output lines are ``{"id", "negated", "temporality", "experiencer", "triggers", "rules_version"}``,
 or ``{"id", "error"}`` for a line that cannot be answered; the lines after it are still answered.
 Errors never quote the text: it is clinical and may identify a patient.
@@ -25,14 +25,15 @@ class _BadLine(ValueError):
 
 
 def find_concept(text: str, concept: str) -> tuple[int, int] | None:
-    """Character span of the first case-insensitive occurrence of ``concept`` in ``text``."""
+    """Character span of ``concept`` in ``text``: as written if it occurs so, else in any case."""
     words = concept.split()
     if not words:
         return None
     pattern = r"\s+".join(re.escape(w) for w in words)
     # Whole words first ("PE" is not the start of "PEEP"), then anywhere: OCR glues words ("RESECTIONto").
     bounded = (r"(?<!\w)" if words[0][0].isalnum() else "") + pattern + (r"(?!\w)" if words[-1][-1].isalnum() else "")
-    m = re.search(bounded, text, re.IGNORECASE) or re.search(pattern, text, re.IGNORECASE)
+    # Written as in the text first ("ALLERGIES: he has no known ALLERGIES" asked about the second).
+    m = re.search(bounded, text) or re.search(bounded, text, re.IGNORECASE) or re.search(pattern, text, re.IGNORECASE)
     return m.span() if m else None
 
 
@@ -68,6 +69,11 @@ def run(lines: Iterable[str]) -> Iterator[str]:
         if not line.strip():
             continue
         obj: Any = None
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            yield json.dumps({"id": None, "error": "line is not UTF-8"})
+            continue
         try:
             obj = json.loads(line)
             out = answer(obj)

@@ -29,6 +29,8 @@ MAX_PHRASE_TOKENS = 12
 # indications ("allopurinol for gout") are, so medication sections are read.
 # Past surgical history names operations ("cataract extraction"), not current conditions.
 SKIP_DIAGNOSIS_SECTIONS = frozenset({"allergies", "past_surgical_history"})
+# Sections whose lines are lists of conditions, where a bare abbreviation ("2. HTN.") is one.
+PROBLEM_SECTIONS = frozenset({"assessment", "past_medical_history", "family_history", "chief_complaint"})
 ALLERGY_SENTENCE = re.compile(r"\ballerg", re.I)
 
 
@@ -172,10 +174,15 @@ def _term_mentions(block: Block) -> list[tuple[int, int, terminology.Concept]]:
             concept = terms.phrases.get(key)
             if concept is None and size == 1:
                 following = doc[i + 1].text if i + 1 < n else ""
-                # "PE:" is a physical exam heading, "MS." a title and "MI" in "LAST NAME FIRST NAME
-                # MI" a form label: abbreviations count only in running text, not as labels.
-                line = block.line_at(span.start_char).text
-                if following not in (":", ".") and re.search(r"\b[a-z]{3,}\b", line):
+                after = doc[i + 2] if i + 2 < n else None
+                # "PE:" is a physical exam heading, "MS. Smith" a title and "MI" in "LAST NAME FIRST
+                # NAME MI" a form label: abbreviations count in running text and in problem lists
+                # ("2. HTN."), not as labels or titles.
+                line = block.line_at(span.start_char)
+                title = following == "." and after is not None and after.text[:1].isupper()
+                title = title and after is not None and block.line_at(after.idx) is line
+                listed = block.section in PROBLEM_SECTIONS or re.search(r"\b[a-z]{3,}\b", line.text)
+                if following != ":" and not title and listed:
                     concept = terms.abbreviations.get(span.text)
             if concept is not None:
                 hit = (span.start_char, span.end_char, concept, size)

@@ -50,8 +50,13 @@ _DIRECTIONS = ("forward", "backward", "bidirectional")
 _WORD_EDGE = re.compile(r"^[a-z0-9].*[a-z0-9]$|^[a-z0-9]$")
 _TOKEN = re.compile(r"[a-z0-9]+(?:['/.-][a-z0-9]+)*|,")
 _MACRO = re.compile(r"\{([a-z_]+)\}")
-# Sentence ends: . ? ! ; before a space, a newline (see _is_boundary), an inline enumeration " 2) ".
-_BOUNDARY = re.compile(r"[.?!;]+(?=\s|$)|\n|(?<=\s)\(?\d{1,2}\)(?=\s)")
+# Sentence ends: . ? ! ; before a space, a newline (see _is_boundary), an inline enumeration " 2) ",
+# and the start of an upper-case heading run into the text ("... not obtainable REFERRING DIAGNOSIS: chest pain").
+_BOUNDARY = re.compile(
+    r"[.?!;]+(?=\s|$)|\n|(?<=\s)\(?\d{1,2}\)(?=\s)"
+    r"|(?<=\s)(?<![A-Z0-9/&()-]\s)(?=[A-Z][A-Z0-9/&()-]*(?: [A-Z0-9/&()-]+){0,4}:\s)"
+)
+_DETERMINER = re.compile(r"^(?:(?:the|a|an|his|her|their|patient's|pt's|known)\s+)+")
 _DOTTED = re.compile(r"^(?:[a-z]\.)+[a-z]?$")  # e.g., i.e., b.i.d
 # Same length as the input, so offsets in the lowered text are offsets in the original.
 _FOLD = str.maketrans({"\u2019": "'", "\u2018": "'"})
@@ -186,6 +191,10 @@ class ContextRules:
         self._headings = headings
         alternation = "|".join(sorted((_phrase_pattern(h) for h in headings), key=len, reverse=True))
         self._heading_re = re.compile(rf"(?<![a-z0-9])(?:{alternation})\s*:") if headings else None
+        chronic = data.get("chronic", {})
+        self._chronic_re = re.compile(_bounded(_trie_pattern(chronic["phrases"]))) if chronic.get("phrases") else None
+        self._acute_re = re.compile(_bounded(_trie_pattern(chronic["acute"]))) if chronic.get("acute") else None
+        self._acute_window = int(chronic.get("window", 3))
 
     @classmethod
     def load(cls, path: Path = RULES_PATH) -> ContextRules:
@@ -246,6 +255,9 @@ class ContextRules:
             if sec is not None and sec.temporality:
                 temporality = sec.temporality
                 triggers.append(f"section:{sec.name}")
+            elif not negated and (chronic := self._chronic(low, tokens, cs, ce)) is not None:
+                temporality = "historical"
+                triggers.append(f"chronic:{chronic}")
         experiencer = "patient"
         if "experiencer_other" in found:
             experiencer = "other"
@@ -254,6 +266,21 @@ class ContextRules:
             experiencer = sec.experiencer
             triggers.append(f"section:{sec.name}")
         return Assertion(negated, temporality, experiencer, tuple(dict.fromkeys(triggers)), self.version)
+
+    def _chronic(self, low: str, tokens: Sequence[tuple[int, int, str]], cs: int, ce: int) -> str | None:
+        """The chronic-condition phrase that is the concept [cs, ce) of the sentence ``low``, unless an acute
+        qualifier is inside the concept or within the window of words before it."""
+        if self._chronic_re is None:
+            return None
+        concept = _DETERMINER.sub("", " ".join(low[cs:ce].split()).strip(" .,:;"))
+        m = self._chronic_re.fullmatch(concept)
+        if m is None:
+            return None
+        before = [t for t in tokens if t[1] <= cs and t[2] != ","][-self._acute_window :]
+        lo = before[0][0] if before else cs
+        if self._acute_re is not None and self._acute_re.search(low[lo:ce]):
+            return None
+        return " ".join(m.group().split())
 
     # -- matching -------------------------------------------------------------------------------
 
@@ -348,7 +375,7 @@ class ContextRules:
                 return True
             nxt = text[j]
             return nxt.isupper() or nxt.isdigit() or nxt in "-*\u2022"
-        if m.group()[0] != ".":
+        if not m.group() or m.group()[0] != ".":
             return True
         k = i
         while k > 0 and not text[k - 1].isspace() and i - k < 40:

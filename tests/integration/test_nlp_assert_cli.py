@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from migrate.nlp.assert_cli import find_concept, run
 
 ANSWER_KEYS = {"id", "negated", "temporality", "experiencer", "triggers", "rules_version"}
@@ -75,6 +73,16 @@ def test_errors_do_not_echo_clinical_text() -> None:
     assert "Smith" not in str(out["error"]) and "HIV" not in str(out["error"])
 
 
+def test_find_concept_prefers_the_occurrence_written_as_given() -> None:
+    text = "ALLERGIES:  He has no known ALLERGIES."
+    assert find_concept(text, "ALLERGIES") == (0, 9)
+    text = "Allergies:  He has no known ALLERGIES."
+    assert find_concept(text, "ALLERGIES") == (28, 37)
+    assert find_concept(text, "allergies") == (0, 9)  # not written so: the first in any case
+    (out,) = _run({"id": "u", "text": text, "concept": "ALLERGIES"})
+    assert out["negated"] is True
+
+
 def test_find_concept_is_case_and_whitespace_tolerant_and_respects_word_edges() -> None:
     assert find_concept("No   Chest\nPain.", "chest pain") == (5, 15)
     assert find_concept("PEEP 5, no PE.", "pe") == (11, 13)
@@ -84,19 +92,40 @@ def test_find_concept_is_case_and_whitespace_tolerant_and_respects_word_edges() 
 
 
 def test_through_the_command_line(tmp_path: Path) -> None:
-    # The lead engineer wires `chartmigrate nlp assert`; until then this test has nothing to drive.
-    if "assert_cli" not in (Path(__file__).parents[2] / "migrate" / "cli.py").read_text():
-        pytest.skip("`chartmigrate nlp assert` is not wired into the CLI yet")
     src = tmp_path / "in.jsonl"
-    src.write_text(
-        json.dumps({"id": "1", "text": "No fever.", "concept": "fever"})
-        + "\nnot json\n"
-        + json.dumps({"id": "2", "text": "Mother had asthma.", "concept": "asthma"})
-        + "\n"
+    src.write_bytes(
+        json.dumps({"id": "1", "text": "No fever.", "concept": "fever"}).encode()
+        + b"\nnot json\n"
+        + json.dumps({"id": "2", "text": "Mother had asthma.", "concept": "asthma"}).encode()
+        + b'\n{"id": "latin-1", "text": "caf\xe9 fever", "concept": "fever"}\n'
+        + json.dumps({"id": "3", "text": "Denies chest pain.", "concept": "chest pain"}).encode()
+        + b"\n"
     )
     done = subprocess.run(
         [sys.executable, "-m", "migrate", "nlp", "assert", str(src)], capture_output=True, text=True, timeout=120
     )
+    assert done.returncode == 0, done.stderr
     out = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [o["id"] for o in out] == ["1", None, "2"]
+    assert [o["id"] for o in out] == ["1", None, "2", None, "3"]
     assert out[0]["negated"] is True and "error" in out[1] and out[2]["experiencer"] == "other"
+    assert out[3] == {"id": None, "error": "line is not UTF-8"} and out[4]["negated"] is True
+
+
+def test_through_the_command_line_from_stdin() -> None:
+    line = json.dumps({"id": "x", "text": "Family history: mother with breast cancer.", "concept": "breast cancer"})
+    done = subprocess.run(
+        [sys.executable, "-m", "migrate", "nlp", "assert"], input=line + "\n", capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (out,) = [json.loads(x) for x in done.stdout.splitlines()]
+    assert out["id"] == "x" and out["experiencer"] == "other" and out["triggers"]
+
+
+def test_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "migrate", "nlp", "assert", str(tmp_path / "nope.jsonl")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "no such file" in done.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import spacy
@@ -341,7 +340,7 @@ def test_section_of(heading: str, name: str | None) -> None:
 
 
 def test_section_defaults() -> None:
-    a = at("Diabetes.", "diabetes", section="family_history")
+    a = at("Stroke.", "stroke", section="family_history")
     assert a.experiencer == "other" and a.triggers == ("section:family_history",)
     assert at("Hypertension.", "hypertension", section="past_medical_history").temporality == "historical"
     assert at("Appendectomy.", "appendectomy", section="past_surgical_history").temporality == "historical"
@@ -426,19 +425,104 @@ def test_any_text_and_span_gives_a_valid_assertion(text: str, data: st.DataObjec
     assert a.experiencer in {"patient", "other"}
 
 
-def test_assess_is_fast() -> None:
-    text = (
-        "The patient is a 64 year old man who denies any chest pain, shortness of breath, or palpitations "
-        "but reports a history of hypertension and prior myocardial infarction treated elsewhere."
-    )
-    start = text.index("palpitations")
-    assess(text, start, start + 12)  # rules compiled on first use
-    n = 300
-    t0 = time.perf_counter()
-    for _ in range(n):
-        assess(text, start, start + 12)
-    per_call = (time.perf_counter() - t0) / n
-    assert per_call < 1e-3  # about 0.07 ms on a laptop; generous so a busy CI machine does not flake
+@pytest.mark.parametrize(
+    "text,concept",
+    [
+        ("Allergies: none.", "allergies"),
+        ("Edema - none.", "edema"),
+        ("03) None mitral regurgitation.", "mitral regurgitation"),
+        ("There were no further signs or symptoms of infection.", "infection"),
+    ],
+)
+def test_none_and_no_further_negate(text: str, concept: str) -> None:
+    assert negated(text, concept)
+
+
+@pytest.mark.parametrize(
+    "text,concept",
+    [
+        ("We do not know the cause of her pancreatitis.", "pancreatitis"),
+        ("Screws in position without change and the cysts have not changed in size.", "cysts"),
+        ("Without interval change in the nodule.", "nodule"),
+    ],
+)
+def test_not_knowing_and_no_change_are_not_negations(text: str, concept: str) -> None:
+    assert not negated(text, concept)
+
+
+def test_an_upper_case_heading_run_into_the_text_ends_the_sentence() -> None:
+    text = "*** Measurements Not Obtainable ***   REFERRING DIAGNOSIS: CHEST PAIN, other"
+    assert not negated(text, "CHEST PAIN")
+    # ... but a heading's own words stay one heading: the section still applies.
+    a = at("HIS SOCIAL HISTORY:  He drinks beer and smokes a pipe.", "pipe")
+    assert a.temporality == "historical" and a.triggers == ("section:social_history",)
+
+
+@pytest.mark.parametrize(
+    "text,concept",
+    [
+        ("The density is redemonstrated with no change.", "density"),
+        ("The nodule is unchanged.", "nodule"),
+        ("The cysts have not changed in size.", "cysts"),
+        ("A small effusion is again seen.", "effusion"),
+        ("She also had abdominal pain at that time.", "abdominal pain"),
+    ],
+)
+def test_comparison_with_the_past_is_historical(text: str, concept: str) -> None:
+    a = at(text, concept)
+    assert a.temporality == "historical" and not a.negated
+
+
+@pytest.mark.parametrize(
+    "text,concept",
+    [
+        ("The lesion is larger than previously.", "lesion"),
+        ("The leg is mottled as previously noted.", "leg"),
+        ("No focal deficits on history.", "focal deficits"),
+    ],
+)
+def test_previously_and_history_pseudo_triggers(text: str, concept: str) -> None:
+    assert at(text, concept).temporality == "recent"
+
+
+def test_coming_in_with_ends_the_history_scope() -> None:
+    text = "Woman with history of asthma, coming in with a cough."
+    assert at(text, "cough").temporality == "recent"
+    assert at(text, "asthma").temporality == "historical"
+
+
+@pytest.mark.parametrize(
+    "text,concept,phrase",
+    [
+        ("Diabetes.", "diabetes", "diabetes"),
+        ("The patient with hypothyroidism.", "hypothyroidism", "hypothyroidism"),
+        ("Her COPD is stable.", "copd", "copd"),
+        ("He smokes cigarettes.", "smokes cigarettes", "smokes cigarettes"),
+    ],
+)
+def test_a_chronic_condition_is_historical_by_its_nature(text: str, concept: str, phrase: str) -> None:
+    a = at(text, concept)
+    assert a.temporality == "historical" and a.triggers == (f"chronic:{phrase}",)
+
+
+@pytest.mark.parametrize(
+    "text,concept",
+    [
+        ("New onset diabetes.", "diabetes"),
+        ("Acute on chronic heart failure.", "heart failure"),
+        ("Active Crohn's disease.", "crohn's disease"),
+        ("No depression.", "depression"),  # absent: no onset to date
+        ("Moderate pulmonary hypertension.", "pulmonary hypertension"),  # not the chronic 'hypertension'
+        ("Pneumonia.", "pneumonia"),
+    ],
+)
+def test_acute_qualified_negated_or_other_conditions_stay_recent(text: str, concept: str) -> None:
+    assert at(text, concept).temporality == "recent"
+
+
+def test_a_trigger_beats_the_chronic_default() -> None:
+    assert at("Rule out diabetes.", "diabetes").temporality == "hypothetical"
+    assert at("History of hypertension.", "hypertension").triggers == ("historical:history of",)
 
 
 # -- spaCy component ------------------------------------------------------------------------------
@@ -468,8 +552,8 @@ def test_spacy_component_on_a_span_group_with_a_section_extension() -> None:
         nlp = spacy.blank("en")
         nlp.add_pipe("cm_context", config={"span_group": "problems"})
         nlp.add_pipe("cm_context", name="again")  # registering the extensions twice is harmless
-        doc = nlp.make_doc("Diabetes.")
-        span = char_span(doc, 0, 8)
+        doc = nlp.make_doc("Stroke.")
+        span = char_span(doc, 0, 6)
         span._.section = "family_history"
         doc.spans["problems"] = [span]
         doc = nlp(doc)

@@ -147,3 +147,23 @@ def test_unspecified_code_gives_way_to_a_specific_one_of_its_category() -> None:
     # Alone, the unspecified code stays.
     alone, _ = dx(["Assessment: anxiety, stable."])
     assert "F41.9" in alone
+
+
+def test_each_diagnosis_carries_its_assertion_and_the_rule_that_decided_it() -> None:
+    found, family = dx(
+        [
+            "Past Medical History:",
+            "Appendicitis.",
+            "Assessment:",
+            "1. Community acquired pneumonia.",
+            "2. HTN.",
+            "3. No evidence of DVT.",
+            "Family History: sister with asthma.",
+        ]
+    )
+    pmh, pna, htn, dvt = found["K35.80"], found["J18.9"], found["I10"], found["I82.409"]
+    assert (pmh["temporality"], pmh["assertion_triggers"]) == ("historical", ["section:past_medical_history"])
+    assert (pna["temporality"], pna["negated"], pna["assertion_triggers"]) == ("recent", False, [])
+    assert (htn["temporality"], htn["assertion_triggers"]) == ("historical", ["chronic:htn"])
+    assert dvt["negated"] is True and dvt["assertion_triggers"][0].startswith("negated:")
+    assert family["J45.909"]["experiencer"] == "other" and "J45.909" not in found
