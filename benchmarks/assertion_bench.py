@@ -255,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.set.is_file():
         print(f"error: no test set at {args.set}", file=sys.stderr)
         return 2
+    if args.errors and args.half == "held-out":
+        print("error: --errors lists the development half only; the held-out half stays unseen", file=sys.stderr)
+        return 2
     everything = load(args.set)
     from migrate.nlp.assert_cli import find_concept
 
