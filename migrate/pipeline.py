@@ -185,6 +185,7 @@ def extract_draft(session: Session, document_id: int, settings: Settings | None 
     """Run extraction on a document's stored words, match its patient against the index, and save
     (or replace) its draft; not committed."""
     from migrate.stages import extract  # spaCy and the terminology load only where drafts are made
+    from migrate.review import triage
     from migrate.stages.match import match_draft
 
     data = extract.extract(_page_words(session, document_id))
@@ -194,6 +195,7 @@ def extract_draft(session: Session, document_id: int, settings: Settings | None 
         link_threshold=settings.mpi_link_threshold if settings else None,
         review_threshold=settings.mpi_review_threshold if settings else None,
     )
+    priority, reasons = triage(data, repo.document_confidence(session, document_id))
     draft = session.scalar(select(Draft).where(Draft.document_id == document_id))
     if draft is None:
         session.add(
@@ -202,11 +204,14 @@ def extract_draft(session: Session, document_id: int, settings: Settings | None 
                 status=DraftStatus.PENDING_REVIEW.value,
                 data=data,
                 extractor_version=extract.EXTRACTOR_VERSION,
+                priority=priority,
+                reasons=reasons,
             )
         )
     else:
         draft.data = data
         draft.extractor_version = extract.EXTRACTOR_VERSION
+        draft.priority, draft.reasons = priority, reasons
         session.flush()
         repo.bump_draft_version(session, document_id)
     return data

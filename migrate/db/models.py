@@ -1,4 +1,4 @@
-"""ORM rows: the storage shape of documents, pages and OCR words."""
+"""ORM rows: the storage shape of documents, pages, OCR words, drafts, the index and the review."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ class Draft(Base):
     """The extracted draft record of a document, waiting for (or under) review."""
 
     __tablename__ = "drafts"
+    __table_args__ = (Index("ix_drafts_queue", "status", "priority"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), unique=True)
@@ -63,6 +64,9 @@ class Draft(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     extractor_version: Mapped[str] = mapped_column(String(32))
+    # Review order, computed from the data whenever the draft is saved (migrate.review.triage).
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    reasons: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -202,3 +206,129 @@ class MpiModel(Base):
     parameters: Mapped[str] = mapped_column(Text)
     records: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -- review: people, sessions, the audit trail, and verified records -------------------------------
+
+
+class User(Base):
+    """A person who signs in to the review app; the password is an argon2 hash, never the password."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # technician | supervisor | auditor | admin
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser or script: the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditEvent(Base):
+    """Who did or saw what, when, from where. Append-only: database triggers refuse UPDATE and
+    DELETE. ``detail`` names fields and decisions, never their values (no PHI in the trail)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_object", "object"), Index("ix_audit_events_username", "username"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    object: Mapped[str | None] = mapped_column(String(64))  # "draft:12", "patient:CM000000019", "page:12/1"
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ReviewClaim(Base):
+    """A technician working on a draft: one claim per draft; it lapses after inactivity."""
+
+    __tablename__ = "review_claims"
+
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewDecision(Base):
+    """What a reviewer decided for a draft (new, link, reject, query), at which draft version."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("mpi_patients.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class _VerifiedRow:
+    """Columns every verified clinical row shares: whose, and where on paper it came from."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("mpi_patients.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    page: Mapped[int | None] = mapped_column(Integer)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("review_decisions.id"))
+
+
+class PatientEncounter(_VerifiedRow, Base):
+    __tablename__ = "patient_encounters"
+
+    date: Mapped[str | None] = mapped_column(String(10))
+    provider: Mapped[str | None] = mapped_column(String(128))
+    type: Mapped[str | None] = mapped_column(String(64))
+
+
+class PatientDiagnosis(_VerifiedRow, Base):
+    __tablename__ = "patient_diagnoses"
+
+    text: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(String(16))
+    negated: Mapped[bool] = mapped_column(default=False)
+    temporality: Mapped[str] = mapped_column(String(16), default="recent")
+    experiencer: Mapped[str] = mapped_column(String(16), default="patient")
+
+
+class PatientProcedure(_VerifiedRow, Base):
+    __tablename__ = "patient_procedures"
+
+    text: Mapped[str | None] = mapped_column(Text)
+    date: Mapped[str | None] = mapped_column(String(10))
+    code: Mapped[str | None] = mapped_column(String(32))
+
+
+class PatientMedication(_VerifiedRow, Base):
+    __tablename__ = "patient_medications"
+
+    name: Mapped[str | None] = mapped_column(String(128))
+    dose: Mapped[str | None] = mapped_column(String(64))
+    route: Mapped[str | None] = mapped_column(String(32))
+    frequency: Mapped[str | None] = mapped_column(String(32))
+
+
+class PatientAllergy(_VerifiedRow, Base):
+    __tablename__ = "patient_allergies"
+
+    substance: Mapped[str | None] = mapped_column(String(128))
+    reaction: Mapped[str | None] = mapped_column(String(128))
