@@ -21,6 +21,7 @@ from sqlalchemy import select
 from migrate.cli_mpi import mpi_app
 from migrate.cli_options import BrokerOpt, DbOpt, HomeOpt, database_for, doc_label, print_problems, settings_for
 from migrate.cli_queue import _print_queue_summary, queue_files, register_queue_commands
+from migrate.cli_review import register_review_commands
 from migrate.errors import BadArguments, ChartmigrateError, ExitCode, NotFound
 from migrate.records import BatchSummary, DocumentResult, PageOutcome
 
@@ -35,6 +36,7 @@ export_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, h
 app.add_typer(export_app, name="export")
 app.add_typer(nlp_app, name="nlp")
 app.add_typer(mpi_app, name="mpi")
+register_review_commands(app)
 register_queue_commands(app)
 
 out = Console(soft_wrap=True, highlight=False)

@@ -184,8 +184,8 @@ def _page_words(session: Session, document_id: int) -> list[extract.PageWords]:
 def extract_draft(session: Session, document_id: int, settings: Settings | None = None) -> dict[str, Any]:
     """Run extraction on a document's stored words, match its patient against the index, and save
     (or replace) its draft; not committed."""
-    from migrate.stages import extract  # spaCy and the terminology load only where drafts are made
     from migrate.review import triage
+    from migrate.stages import extract  # spaCy and the terminology load only where drafts are made
     from migrate.stages.match import match_draft
 
     data = extract.extract(_page_words(session, document_id))

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     mpi_review_threshold: float = Field(default=0.5, gt=0, le=1)
     mrn_prefix: str = Field(default="CM", pattern=r"^[A-Z]{0,6}$", description="prefix of MRNs this tool issues")
 
+    # Review app. Sessions end after this much inactivity; this many failed logins in a row lock the
+    # account for lockout_min; a claim on a draft lapses when its technician stops working on it.
+    session_idle_min: int = Field(default=20, ge=1, le=24 * 60)
+    lockout_failures: int = Field(default=5, ge=1)
+    lockout_min: int = Field(default=15, ge=1)
+    claim_min: int = Field(default=30, ge=1)
+    # Cookies carry the Secure flag: browsers send them over https, and to http://127.0.0.1 /
+    # localhost, which they treat as secure. Turn off only behind a proxy that terminates TLS oddly.
+    cookie_secure: bool = True
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, v: Path) -> Path:

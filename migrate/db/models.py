@@ -282,8 +282,10 @@ class ReviewDecision(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class _VerifiedRow:
+class VerifiedRow(Base):
     """Columns every verified clinical row shares: whose, and where on paper it came from."""
+
+    __abstract__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("mpi_patients.id"), index=True)
@@ -292,7 +294,7 @@ class _VerifiedRow:
     decision_id: Mapped[int] = mapped_column(ForeignKey("review_decisions.id"))
 
 
-class PatientEncounter(_VerifiedRow, Base):
+class PatientEncounter(VerifiedRow):
     __tablename__ = "patient_encounters"
 
     date: Mapped[str | None] = mapped_column(String(10))
@@ -300,7 +302,7 @@ class PatientEncounter(_VerifiedRow, Base):
     type: Mapped[str | None] = mapped_column(String(64))
 
 
-class PatientDiagnosis(_VerifiedRow, Base):
+class PatientDiagnosis(VerifiedRow):
     __tablename__ = "patient_diagnoses"
 
     text: Mapped[str | None] = mapped_column(Text)
@@ -310,7 +312,7 @@ class PatientDiagnosis(_VerifiedRow, Base):
     experiencer: Mapped[str] = mapped_column(String(16), default="patient")
 
 
-class PatientProcedure(_VerifiedRow, Base):
+class PatientProcedure(VerifiedRow):
     __tablename__ = "patient_procedures"
 
     text: Mapped[str | None] = mapped_column(Text)
@@ -318,7 +320,7 @@ class PatientProcedure(_VerifiedRow, Base):
     code: Mapped[str | None] = mapped_column(String(32))
 
 
-class PatientMedication(_VerifiedRow, Base):
+class PatientMedication(VerifiedRow):
     __tablename__ = "patient_medications"
 
     name: Mapped[str | None] = mapped_column(String(128))
@@ -327,7 +329,7 @@ class PatientMedication(_VerifiedRow, Base):
     frequency: Mapped[str | None] = mapped_column(String(32))
 
 
-class PatientAllergy(_VerifiedRow, Base):
+class PatientAllergy(VerifiedRow):
     __tablename__ = "patient_allergies"
 
     substance: Mapped[str | None] = mapped_column(String(128))

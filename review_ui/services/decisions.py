@@ -1,0 +1,298 @@
+"""A reviewer's corrections and decisions; verified data lands in the normalised tables."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from migrate.db import repo
+from migrate.db.models import (
+    Draft,
+    MpiEvent,
+    MpiPatient,
+    PatientAllergy,
+    PatientDiagnosis,
+    PatientEncounter,
+    PatientMedication,
+    PatientProcedure,
+    ReviewClaim,
+    ReviewDecision,
+)
+from migrate.mpi import index
+from migrate.records import DraftStatus
+from migrate.review import triage
+from migrate.settings import Settings
+from review_ui.security import Permission
+from review_ui.services.core import (
+    ACTIONS,
+    LISTS,
+    OPEN_STATUSES,
+    PATIENT_FIELDS,
+    Actor,
+    Conflict,
+    Invalid,
+    NotFoundError,
+    audit,
+)
+from review_ui.services.queue import _claim_holder, _draft, _take_claim
+
+# -- edits and decisions -------------------------------------------------------------------------
+
+
+def _check_writable(session: Session, actor: Actor, draft: Draft, version: int) -> None:
+    if draft.version != version:
+        raise Conflict(
+            f"this draft changed since you opened it (version {version}, now {draft.version}); "
+            "reload it to see the changes, then apply yours again"
+        )
+    if draft.status not in OPEN_STATUSES:
+        raise Conflict("this draft is already decided")
+    holder = _claim_holder(session, draft.id)
+    if holder is not None and holder[0] != actor.user_id:
+        raise Conflict(f"this draft is being reviewed by {holder[1]}")
+
+
+def _as_field(old: Any, new: Any) -> Any:
+    """A reviewer's value as a field: the value and full confidence, keeping the place on the page."""
+    value = new.get("value") if isinstance(new, Mapping) else new
+    if isinstance(value, str):
+        value = value.strip()
+    if value in ("", None):
+        return None
+    place = old if isinstance(old, Mapping) else {}
+    return {
+        "value": value,
+        "confidence": 1.0,
+        "page": place.get("page"),
+        "bbox": place.get("bbox"),
+        "rule": "reviewer",
+    }
+
+
+def _validate_patient(patient: Mapping[str, Any]) -> None:
+    def val(k: str) -> Any:
+        f = patient.get(k)
+        return f.get("value") if isinstance(f, Mapping) else f
+
+    dob = val("birth_date")
+    if dob:
+        try:
+            born = date.fromisoformat(str(dob))
+        except ValueError:
+            raise Invalid("birth_date must be a date written YYYY-MM-DD") from None
+        if born > date.today() or born.year < 1880:
+            raise Invalid("birth_date is in the future or impossibly old")
+    if val("sex") not in (None, "F", "M", "U"):
+        raise Invalid("sex must be F, M or U")
+    state = val("state")
+    if state and not re.fullmatch(r"[A-Z]{2}", str(state)):
+        raise Invalid("state must be two capital letters")
+    phone = val("phone")
+    if phone and not re.fullmatch(r"\d{10}", str(phone)):
+        raise Invalid("phone must be 10 digits")
+
+
+def apply_fields(data: dict[str, Any], fields: Mapping[str, Any]) -> list[str]:
+    """Apply a reviewer's edits (contract shape, values plain or as fields); returns what changed
+    (names only: the audit trail never holds the values)."""
+    unknown = [k for k in fields if k != "patient" and k not in LISTS]
+    if unknown:
+        raise Invalid(f"unknown section(s): {', '.join(sorted(unknown))}")
+    changed: list[str] = []
+    patient_edits = fields.get("patient") or {}
+    if not isinstance(patient_edits, Mapping):
+        raise Invalid("'patient' must be an object")
+    bad = [k for k in patient_edits if k not in PATIENT_FIELDS]
+    if bad:
+        raise Invalid(f"unknown patient field(s): {', '.join(sorted(bad))}")
+    patient = dict(data.get("patient") or {})
+    for key, new in patient_edits.items():
+        field = _as_field(patient.get(key), new)
+        old_value = (patient.get(key) or {}).get("value") if isinstance(patient.get(key), Mapping) else None
+        if (field or {}).get("value") != old_value:
+            changed.append(f"patient.{key}")
+        patient[key] = field
+    _validate_patient(patient)
+    data["patient"] = patient
+    for name, keys in LISTS.items():
+        if name not in fields:
+            continue
+        items = fields[name]
+        if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+            raise Invalid(f"'{name}' must be a list of objects")
+        old_items = list(data.get(name) or [])
+        out = []
+        for k, item in enumerate(items):
+            old = old_items[k] if k < len(old_items) and isinstance(old_items[k], Mapping) else {}
+            entry: dict[str, Any] = {key: _as_field(old.get(key), item.get(key)) for key in keys}
+            if not any(entry.values()):
+                continue  # an emptied row is a removed row
+            if name == "diagnoses":
+                entry["negated"] = bool(item.get("negated", old.get("negated", False)))
+                for extra in ("temporality", "experiencer", "assertion_triggers", "section"):
+                    if extra in item or extra in old:
+                        entry[extra] = item.get(extra, old.get(extra))
+            out.append(entry)
+        if _plain(out) != _plain(old_items):
+            changed.append(name)
+        data[name] = out
+    return changed
+
+
+def _plain(items: list[Any]) -> list[Any]:
+    def v(x: Any) -> Any:
+        return x.get("value") if isinstance(x, Mapping) else x
+
+    return [{k: v(x) for k, x in i.items()} if isinstance(i, Mapping) else i for i in items]
+
+
+def save(
+    session: Session, settings: Settings, actor: Actor, draft_id: int, version: int, fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Store a reviewer's corrections without deciding; the version goes up by one."""
+    actor.require(Permission.REVIEW)
+    draft = _draft(session, draft_id, lock=True)
+    _check_writable(session, actor, draft, version)
+    data = dict(draft.data)
+    changed = apply_fields(data, fields)
+    draft.data = data
+    draft.priority, draft.reasons = triage(data, repo.document_confidence(session, draft.document_id))
+    session.flush()
+    repo.bump_draft_version(session, draft.document_id)
+    _take_claim(session, settings, actor, draft)
+    audit(session, actor, "save_draft", f"draft:{draft.id}", detail={"changed": changed})
+    session.flush()
+    session.refresh(draft)
+    return {"id": str(draft.id), "version": draft.version, "changed": changed}
+
+
+def decide(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    draft_id: int,
+    *,
+    version: int,
+    action: str,
+    mrn: str | None = None,
+    fields: Mapping[str, Any] | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Apply the reviewer's edits and decision. ``new`` searches the index again and refuses when
+    anyone is at or above the review threshold; ``link`` joins the draft to an existing patient;
+    ``reject`` asks for a rescan and ``query`` asks the provider (both need a note)."""
+    actor.require(Permission.REVIEW)
+    if action not in ACTIONS:
+        raise Invalid(f"action must be one of {', '.join(ACTIONS)}")
+    note = (note or "").strip() or None
+    if action in ("reject", "query") and not note:
+        raise Invalid("a reject needs its reason and a query its question (note)")
+    if note and len(note) > 2000:
+        raise Invalid("the note is longer than 2000 characters")
+    draft = _draft(session, draft_id, lock=True)
+    _check_writable(session, actor, draft, version)
+    data = dict(draft.data)
+    changed = apply_fields(data, fields or {})
+    patient_row: MpiPatient | None = None
+    if action == "new":
+        identity = _identity(data.get("patient") or {})
+        if not (identity.get("family_name") and identity.get("given_name") and identity.get("birth_date")):
+            raise Invalid("a new patient needs at least given name, family name and birth date")
+        try:
+            new_mrn, _ = index.new_patient(
+                session, identity, actor.username, settings.mrn_prefix, review_threshold=settings.mpi_review_threshold
+            )
+        except index.PossibleDuplicate as e:
+            raise Conflict(str(e)) from None
+        patient_row = session.scalar(select(MpiPatient).where(MpiPatient.mrn == new_mrn))
+    elif action == "link":
+        if not mrn:
+            raise Invalid("link needs the MRN of the existing patient")
+        patient_row = session.scalar(select(MpiPatient).where(MpiPatient.mrn == mrn.strip()))
+        if patient_row is None:
+            raise NotFoundError("no patient with that MRN in the index")
+        if patient_row.status != "active":
+            raise Conflict("that record was merged into another; link to the surviving record")
+        session.add(MpiEvent(actor=actor.username, action="link", patient_id=patient_row.id,
+                             detail={"document_id": draft.document_id}))  # fmt: skip
+    decision = ReviewDecision(
+        draft_id=draft.id, user_id=actor.user_id, action=action, version=draft.version,
+        patient_id=patient_row.id if patient_row else None, note=note,
+    )  # fmt: skip
+    session.add(decision)
+    session.flush()
+    if patient_row is not None:
+        _store_verified(session, patient_row.id, draft.document_id, decision.id, data)
+        draft.status = DraftStatus.VERIFIED.value
+    else:
+        draft.status = DraftStatus.REJECTED.value if action == "reject" else DraftStatus.QUERY.value
+    data["review"] = {"action": action, "mrn": patient_row.mrn if patient_row else None, "by": actor.username}
+    draft.data = data
+    session.flush()
+    repo.bump_draft_version(session, draft.document_id)
+    session.execute(delete(ReviewClaim).where(ReviewClaim.draft_id == draft.id))
+    audit(
+        session, actor, "decide", f"draft:{draft.id}",
+        detail={"action": action, "changed": changed, "patient": patient_row.mrn if patient_row else None},
+    )  # fmt: skip
+    session.flush()
+    session.refresh(draft)
+    out: dict[str, Any] = {"id": str(draft.id), "status": draft.status, "version": draft.version, "action": action}
+    if patient_row is not None:
+        out["mrn"] = patient_row.mrn
+    return out
+
+
+def _value(field: Any) -> Any:
+    return field.get("value") if isinstance(field, Mapping) else field
+
+
+def _identity(patient: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(_value(patient.get(k)) or "") for k in index.IDENTITY if _value(patient.get(k))}
+
+
+def _page_of(entry: Mapping[str, Any]) -> int | None:
+    for f in entry.values():
+        if isinstance(f, Mapping) and f.get("page"):
+            return int(f["page"])
+    return None
+
+
+def _store_verified(
+    session: Session, patient_id: int, document_id: int, decision_id: int, data: dict[str, Any]
+) -> None:
+    common = {"patient_id": patient_id, "document_id": document_id, "decision_id": decision_id}
+
+    def s(entry: Mapping[str, Any], key: str, size: int | None = None) -> str | None:
+        v = _value(entry.get(key))
+        return None if v in (None, "") else str(v)[: size or None]
+
+    for e in data.get("encounters") or []:
+        session.add(PatientEncounter(**common, page=_page_of(e), date=s(e, "date", 10), provider=s(e, "provider", 128),
+                                     type=s(e, "type", 64)))  # fmt: skip
+    for e in data.get("diagnoses") or []:
+        session.add(
+            PatientDiagnosis(
+                **common,
+                page=_page_of(e),
+                text=s(e, "text"),
+                code=s(e, "code", 16),
+                negated=bool(e.get("negated")),
+                temporality=str(e.get("temporality") or "recent"),
+                experiencer=str(e.get("experiencer") or "patient"),
+            )
+        )
+    for e in data.get("procedures") or []:
+        session.add(PatientProcedure(**common, page=_page_of(e), text=s(e, "text"), date=s(e, "date", 10),
+                                     code=s(e, "code", 32)))  # fmt: skip
+    for e in data.get("medications") or []:
+        session.add(PatientMedication(**common, page=_page_of(e), name=s(e, "name", 128), dose=s(e, "dose", 64),
+                                      route=s(e, "route", 32), frequency=s(e, "frequency", 32)))  # fmt: skip
+    for e in data.get("allergies") or []:
+        session.add(PatientAllergy(**common, page=_page_of(e), substance=s(e, "substance", 128),
+                                   reaction=s(e, "reaction", 128)))  # fmt: skip
