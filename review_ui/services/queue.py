@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import String, cast, delete, func, select, true, update
 from sqlalchemy.orm import Session
 
 from migrate.db.models import (
@@ -39,6 +39,7 @@ def queue(
 ) -> list[dict[str, Any]]:
     """Drafts awaiting review, highest priority first, oldest first within one priority."""
     actor.require(Permission.REVIEW)
+    release_stale_claims(session)
     statuses = OPEN_STATUSES if status in (None, "", "open") else (status,)
     now = utcnow()
     stmt = (
@@ -56,6 +57,7 @@ def queue(
         .outerjoin(ReviewClaim, ReviewClaim.draft_id == Draft.id)
         .outerjoin(User, User.id == ReviewClaim.user_id)
         .where(Draft.status.in_(statuses))
+        .where(cast(Draft.reasons, String).ilike(f"%{_escape_like(reason)}%", escape="\\") if reason else true())
         .order_by(Draft.priority.desc(), Document.received_at, Draft.id)
         .limit(max(1, min(limit, 500)))
         .offset(max(0, offset))
@@ -63,8 +65,6 @@ def queue(
     out = []
     for r in session.execute(stmt):
         reasons = list(r.reasons or [])
-        if reason and not any(reason.lower() in x.lower() for x in reasons):
-            continue
         claimed = r.username if r.expires_at is not None and _aware(r.expires_at) > now else None
         out.append(
             {
@@ -79,6 +79,10 @@ def queue(
         )
     audit(session, actor, "view_queue", "queue", detail={"shown": len(out)})
     return out
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def queue_counts(session: Session) -> dict[str, int]:

@@ -168,6 +168,8 @@ def test_opening_a_draft_claims_it_and_others_see_it_taken(world: World) -> None
     with world.session() as s:
         s.execute(update(ReviewClaim).values(expires_at=utcnow() - timedelta(seconds=1)))
         s.commit()
+    back = {i["id"]: i for i in tom.get("/api/queue").json()}[str(draft)]
+    assert (back["status"], back["claimed_by"]) == ("pending_review", None)
     assert tom.get(f"/api/drafts/{draft}").json()["claimed_by"] == "tom"
 
 
