@@ -206,6 +206,7 @@ def extract_draft(session: Session, document_id: int, settings: Settings | None 
                 extractor_version=extract.EXTRACTOR_VERSION,
                 priority=priority,
                 reasons=reasons,
+                received_at=session.scalar(select(Document.received_at).where(Document.id == document_id)),
             )
         )
     else:

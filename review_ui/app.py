@@ -42,7 +42,20 @@ SECURITY_HEADERS = {
 class SecurityHeaders(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            # Answered here rather than by Starlette's outermost handler, which re-raises: the server
+            # would then log a traceback whose SQL parameters may be PHI, and drop the connection.
+            # The route's path template and the error's type only.
+            route = request.scope.get("route")
+            log.error("unhandled %s in %s %s", type(exc).__name__, request.method, getattr(route, "path", "?"))
+            message = "internal error; the request was not carried out"
+            response = (
+                pages.error_page(request, 500, message)
+                if _wants_html(request)
+                else JSONResponse({"detail": message}, status_code=500)
+            )
         # How long the server took (the load benchmark reads it; browsers show it in their tools).
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         for k, v in SECURITY_HEADERS.items():
@@ -94,15 +107,6 @@ def create_app(settings: Settings) -> FastAPI:
         if _wants_html(request):
             return pages.error_page(request, exc.status_code, message)
         return JSONResponse({"detail": message}, status_code=exc.status_code)
-
-    @app.exception_handler(Exception)
-    async def crash(request: Request, exc: Exception) -> Response:
-        # The route's path template and the error's type only: values may be PHI.
-        route = request.scope.get("route")
-        log.error("unhandled %s in %s %s", type(exc).__name__, request.method, getattr(route, "path", "?"))
-        if _wants_html(request):
-            return pages.error_page(request, 500, "internal error; the request was not carried out")
-        return JSONResponse({"detail": "internal error; the request was not carried out"}, status_code=500)
 
     for module in (auth, queue, drafts, patients, audit, pages):
         app.include_router(module.router)

@@ -29,6 +29,10 @@ class QueueItem(BaseModel):
     claimed_by: str | None = None
 
 
+class NextOut(BaseModel):
+    id: str
+
+
 class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int

@@ -56,7 +56,8 @@ class Draft(Base):
     """The extracted draft record of a document, waiting for (or under) review."""
 
     __tablename__ = "drafts"
-    __table_args__ = (Index("ix_drafts_queue", "status", "priority"),)
+    # Covers the queue's filter and order, so ordering thousands of drafts reads the index only.
+    __table_args__ = (Index("ix_drafts_queue", "status", "priority", "received_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), unique=True)
@@ -67,6 +68,7 @@ class Draft(Base):
     # Review order, computed from the data whenever the draft is saved (migrate.review.triage).
     priority: Mapped[int] = mapped_column(Integer, default=0)
     reasons: Mapped[list[str]] = mapped_column(default=list)
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the document's, copied
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

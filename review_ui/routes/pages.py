@@ -127,15 +127,11 @@ def queue_page(
 
 
 @router.get("/next")
-def next_draft(request: Request, actor: ActorDep, session: SessionDep) -> Response:
-    """The highest-priority draft nobody else is working on."""
-    actor.require(Permission.REVIEW)
-    for item in services.queue(session, actor, limit=200):
-        if item["claimed_by"] in (None, actor.username) and item["status"] != "query":
-            session.commit()
-            return RedirectResponse(f"/drafts/{item['id']}", status_code=303)
+def next_page(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> Response:
+    """The most urgent draft nobody else is working on, claimed for this technician."""
+    draft_id = services.next_draft(session, settings, actor)
     session.commit()
-    return RedirectResponse("/queue", status_code=303)
+    return RedirectResponse(f"/drafts/{draft_id}" if draft_id else "/queue", status_code=303)
 
 
 @router.get("/drafts/{draft_id}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from review_ui import services
-from review_ui.deps import ReviewerDep, SessionDep
-from review_ui.schemas import Problem, QueueItem
+from review_ui.deps import ReviewerDep, SessionDep, SettingsDep
+from review_ui.schemas import NextOut, Problem, QueueItem
 
 router = APIRouter(prefix="/api", tags=["queue"])
 
@@ -23,3 +23,17 @@ def get_queue(  # type: ignore[no-untyped-def]
     items = services.queue(session, actor, status=status, reason=reason, limit=limit, offset=offset)
     session.commit()
     return items
+
+
+@router.post(
+    "/queue/next",
+    response_model=NextOut,
+    responses={401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}},
+)
+def take_next(actor: ReviewerDep, session: SessionDep, settings: SettingsDep):  # type: ignore[no-untyped-def]
+    """Claim the most urgent draft nobody else holds (404 when none is left)."""
+    draft_id = services.next_draft(session, settings, actor)
+    session.commit()
+    if draft_id is None:
+        raise services.NotFoundError("no draft is waiting that someone else does not hold")
+    return NextOut(id=str(draft_id))

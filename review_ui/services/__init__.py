@@ -20,6 +20,7 @@ from review_ui.services.people import add_user, login, logout, resolve, set_pass
 from review_ui.services.queue import (
     candidates,
     draft_view,
+    next_draft,
     open_draft,
     page_image,
     queue,
@@ -32,6 +33,6 @@ from review_ui.services.records import audit_events, patient_record
 __all__ = [
     "ACTIONS", "LISTS", "OPEN_STATUSES", "PATIENT_FIELDS", "Actor", "Conflict", "Forbidden", "Invalid",
     "NotFoundError", "ReviewError", "Unauthorized", "add_user", "apply_fields", "audit", "audit_events",
-    "candidates", "decide", "draft_view", "login", "logout", "open_draft", "page_image", "patient_record",
+    "candidates", "decide", "draft_view", "login", "logout", "next_draft", "open_draft", "page_image", "patient_record",
     "queue", "queue_counts", "reassign", "release_stale_claims", "resolve", "save", "set_password", "unlock",
 ]  # fmt: skip

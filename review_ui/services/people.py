@@ -14,7 +14,7 @@ from migrate.db.models import (
     utcnow,
 )
 from migrate.settings import Settings
-from review_ui.security import Permission, Role, hash_password, new_token, token_digest, verify_password
+from review_ui.security import Permission, Role, hash_password, needs_rehash, new_token, token_digest, verify_password
 from review_ui.services.core import _TOUCH_EVERY, Actor, Conflict, Invalid, NotFoundError, Unauthorized, _aware, audit
 
 # -- users and sessions ------------------------------------------------------------------------
@@ -82,6 +82,8 @@ def login(session: Session, settings: Settings, username: str, password: str, ip
         session.commit()
         raise Unauthorized("wrong username or password")
     user.failed_logins, user.locked_until = 0, None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
     token, csrf = new_token(), new_token()
     session.add(WebSession(token_sha256=token_digest(token), user_id=user.id, csrf_token=csrf, ip=ip))
     audit(session, Actor(user.id, user.username, user.role, ip), "login", f"user:{username}")

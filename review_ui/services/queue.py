@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, select, true, update
+from sqlalchemy import String, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from migrate.db.models import (
@@ -19,6 +19,7 @@ from migrate.db.models import (
     User,
     utcnow,
 )
+from migrate.db.session import lock_for_write
 from migrate.records import DraftStatus
 from migrate.settings import Settings
 from migrate.storage import BlobStore
@@ -42,13 +43,25 @@ def queue(
     release_stale_claims(session)
     statuses = OPEN_STATUSES if status in (None, "", "open") else (status,)
     now = utcnow()
-    stmt = (
+    # Two steps: the page's ids from the covering index alone (status, priority, received_at), then
+    # their rows; ordering every open draft by columns stored after the large JSON would read it all.
+    ids_stmt = (
+        select(Draft.id)
+        .where(Draft.status.in_(statuses))
+        .order_by(Draft.priority.desc(), Draft.received_at, Draft.id)
+        .limit(max(1, min(limit, 500)))
+        .offset(max(0, offset))
+    )
+    if reason:
+        ids_stmt = ids_stmt.where(cast(Draft.reasons, String).ilike(f"%{_escape_like(reason)}%", escape="\\"))
+    ids = list(session.scalars(ids_stmt))
+    rows = session.execute(
         select(
             Draft.id,
             Draft.status,
             Draft.priority,
             Draft.reasons,
-            Document.received_at,
+            Draft.received_at,
             Document.page_count,
             User.username,
             ReviewClaim.expires_at,
@@ -56,29 +69,55 @@ def queue(
         .join(Document, Document.id == Draft.document_id)
         .outerjoin(ReviewClaim, ReviewClaim.draft_id == Draft.id)
         .outerjoin(User, User.id == ReviewClaim.user_id)
-        .where(Draft.status.in_(statuses))
-        .where(cast(Draft.reasons, String).ilike(f"%{_escape_like(reason)}%", escape="\\") if reason else true())
-        .order_by(Draft.priority.desc(), Document.received_at, Draft.id)
-        .limit(max(1, min(limit, 500)))
-        .offset(max(0, offset))
-    )
+        .where(Draft.id.in_(ids))
+    ).all()
+    by_id = {r.id: r for r in rows}
     out = []
-    for r in session.execute(stmt):
-        reasons = list(r.reasons or [])
+    for draft_id in ids:
+        r = by_id[draft_id]
         claimed = r.username if r.expires_at is not None and _aware(r.expires_at) > now else None
         out.append(
             {
                 "id": str(r.id),
                 "status": r.status,
                 "priority": r.priority,
-                "reasons": reasons,
-                "received_at": _aware(r.received_at).isoformat(),
+                "reasons": list(r.reasons or []),
+                "received_at": _aware(r.received_at).isoformat() if r.received_at else None,
                 "pages": r.page_count,
                 "claimed_by": claimed,
             }
         )
     audit(session, actor, "view_queue", "queue", detail={"shown": len(out)})
     return out
+
+
+def next_draft(session: Session, settings: Settings, actor: Actor) -> int | None:
+    """Claim and return the most urgent draft nobody else holds (queries wait for their answer).
+    Choosing and claiming are one step, so technicians pressing "next" together get different drafts."""
+    actor.require(Permission.REVIEW)
+    release_stale_claims(session)
+    lock_for_write(session)
+    held_by_other = (
+        select(ReviewClaim.draft_id)
+        .where(
+            ReviewClaim.draft_id == Draft.id, ReviewClaim.user_id != actor.user_id, ReviewClaim.expires_at > utcnow()
+        )
+        .exists()
+    )
+    stmt = (
+        select(Draft)
+        .where(Draft.status.in_((DraftStatus.PENDING_REVIEW.value, DraftStatus.IN_REVIEW.value)), ~held_by_other)
+        .order_by(Draft.priority.desc(), Draft.received_at, Draft.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    draft = session.scalar(stmt)
+    if draft is None:
+        return None
+    if _claim_holder(session, draft.id) is None:
+        audit(session, actor, "claim", f"draft:{draft.id}")
+    _take_claim(session, settings, actor, draft)
+    return draft.id
 
 
 def _escape_like(text: str) -> str:
@@ -94,8 +133,11 @@ def queue_counts(session: Session) -> dict[str, int]:
 
 
 def _draft(session: Session, draft_id: int, *, lock: bool = False) -> Draft:
+    """The draft; ``lock`` for a read-then-write (its row lock; SQLite's write lock), so two
+    technicians opening or saving one draft at once go one after the other."""
     stmt = select(Draft).where(Draft.id == draft_id)
     if lock:
+        lock_for_write(session)
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     draft = session.scalar(stmt)
     if draft is None:

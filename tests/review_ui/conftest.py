@@ -106,7 +106,7 @@ def add_draft(world: World, name: str, data: dict[str, Any], *, age_min: int = 0
                        image_sha256=sha, text=f"page {n}", ocr_confidence=0.93))  # fmt: skip
         priority, reasons = triage(data, 0.93)
         draft = Draft(document_id=doc.id, status="pending_review", data=data, extractor_version="test",
-                      priority=priority, reasons=reasons)  # fmt: skip
+                      priority=priority, reasons=reasons, received_at=doc.received_at)  # fmt: skip
         s.add(draft)
         s.commit()
         world.drafts[name] = draft.id

@@ -379,3 +379,67 @@ def test_security_headers_and_no_phi_in_validation_errors(world: World) -> None:
         assert h["cache-control"] == "no-store" and h["referrer-policy"] == "no-referrer"
     r = world.client().post("/api/session", json={"username": "tina", "password": PASSWORD, "dob": "Smith 1956"})
     assert r.status_code == 422 and "Smith" not in r.text and "1956" not in r.text
+
+
+def test_an_unexpected_failure_is_a_500_without_phi_in_the_answer_or_the_log(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from review_ui import services
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("patient Smith born 1956-03-04")
+
+    monkeypatch.setattr(services, "queue", broken)
+    c = world.client("tina")
+    for path in ("/api/queue", "/queue"):
+        r = c.get(path)
+        assert r.status_code == 500 and "Smith" not in r.text and "1956" not in r.text
+        assert "not carried out" in r.text
+    assert "Smith" not in caplog.text and "1956" not in caplog.text
+    assert "unhandled RuntimeError in GET /api/queue" in caplog.text
+    assert c.get(f"/api/drafts/{world.drafts['fresh']}").status_code == 200  # the app goes on
+
+
+def test_next_claims_different_drafts_for_technicians_asking_at_once(world: World) -> None:
+    import threading
+
+    from review_ui import services
+
+    with world.session() as s:
+        for name in ("tess", "ted", "tia"):
+            services.add_user(s, name, "technician", PASSWORD)
+        s.commit()
+    clients = [world.client(u) for u in ("tina", "tom", "tess", "ted")]
+    gate, got, lock = threading.Barrier(len(clients)), [], threading.Lock()
+
+    def take(c: object) -> None:
+        gate.wait()
+        r = c.post("/api/queue/next")  # type: ignore[attr-defined]
+        with lock:
+            got.append(r)
+
+    threads = [threading.Thread(target=take, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(r.status_code for r in got) == [200, 200, 200, 200]
+    assert sorted(int(r.json()["id"]) for r in got) == sorted(world.drafts.values())  # four drafts, four people
+    assert world.client("tia").post("/api/queue/next").status_code == 404  # all held
+    with world.session() as s:
+        assert s.scalar(select(func.count()).select_from(ReviewClaim)) == 4
+
+
+def test_a_hash_made_with_older_settings_is_upgraded_at_sign_in(world: World) -> None:
+    from argon2 import PasswordHasher
+
+    from migrate.db.models import User
+
+    with world.session() as s:
+        s.execute(update(User).where(User.username == "tom").values(password_hash=PasswordHasher().hash(PASSWORD)))
+        s.commit()
+    world.client("tom")
+    with world.session() as s:
+        stored = s.scalar(select(User.password_hash).where(User.username == "tom"))
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    world.client("tom")  # and the new hash still checks
