@@ -159,9 +159,10 @@ def draft_page(
     )
 
 
-@router.get("/patients/{mrn}")
-def patient_page(request: Request, mrn: str, actor: ActorDep, session: SessionDep) -> Response:
-    record = services.patient_record(session, actor, mrn)
+@router.get("/patients/{patient_id}")
+def patient_page(request: Request, patient_id: int, actor: ActorDep, session: SessionDep) -> Response:
+    """By the index's row id: an MRN identifies a patient and stays out of page addresses."""
+    record = services.patient_record(session, actor, patient_id=patient_id)
     session.commit()
     return render(request, "patient.html", {"p": record, "labels": FIELD_LABELS})
 

@@ -57,21 +57,52 @@ def _check_writable(session: Session, actor: Actor, draft: Draft, version: int) 
         raise Conflict(f"this draft is being reviewed by {holder[1]}")
 
 
-def _as_field(old: Any, new: Any) -> Any:
-    """A reviewer's value as a field: the value and full confidence, keeping the place on the page."""
-    value = new.get("value") if isinstance(new, Mapping) else new
+def _plain_value(field: Any) -> Any:
+    value = field.get("value") if isinstance(field, Mapping) else field
     if isinstance(value, str):
         value = value.strip()
-    if value in ("", None):
+    return None if value in ("", None) else value
+
+
+def _as_field(old: Any, new: Any) -> Any:
+    """A reviewer's value as a field. A value the reviewer left as it was keeps its field (the
+    extraction's confidence and rule); a new value gets full confidence, rule "reviewer", and the
+    place on the page that was sent with it or that the old value had."""
+    value = _plain_value(new)
+    if value is None:
         return None
-    place = old if isinstance(old, Mapping) else {}
-    return {
-        "value": value,
-        "confidence": 1.0,
-        "page": place.get("page"),
-        "bbox": place.get("bbox"),
-        "rule": "reviewer",
-    }
+    if isinstance(old, Mapping) and _plain_value(old) == value:
+        return dict(old)
+    place = new if isinstance(new, Mapping) and new.get("bbox") else old if isinstance(old, Mapping) else {}
+    return {"value": value, "confidence": 1.0, "page": place.get("page"), "bbox": place.get("bbox"), "rule": "reviewer"}
+
+
+# The value that names a list row, to find which stored row an edited row was when it comes without
+# its "row" index: a diagnosis by its code, a medication by its name, ...
+_ROW_KEY = {
+    "encounters": "date",
+    "diagnoses": "code",
+    "procedures": "text",
+    "medications": "name",
+    "allergies": "substance",
+}
+
+
+def _matching_row(name: str, item: Mapping[str, Any], old_items: list[Any], used: set[int]) -> int | None:
+    """Which stored row an edited row is: its "row" index when sent, else the unused stored row with
+    the same naming value. Never by position: a removed row would hand its place on the page (and a
+    diagnosis its assertion) to the row after it."""
+    row = item.get("row")
+    if isinstance(row, int) and not isinstance(row, bool) and 0 <= row < len(old_items) and row not in used:
+        return row
+    key = _ROW_KEY[name]
+    want = _plain_value(item.get(key))
+    if want is None:
+        return None
+    for k, old in enumerate(old_items):
+        if k not in used and isinstance(old, Mapping) and str(_plain_value(old.get(key))).lower() == str(want).lower():
+            return k
+    return None
 
 
 def _validate_patient(patient: Mapping[str, Any]) -> None:
@@ -113,8 +144,7 @@ def apply_fields(data: dict[str, Any], fields: Mapping[str, Any]) -> list[str]:
     patient = dict(data.get("patient") or {})
     for key, new in patient_edits.items():
         field = _as_field(patient.get(key), new)
-        old_value = (patient.get(key) or {}).get("value") if isinstance(patient.get(key), Mapping) else None
-        if (field or {}).get("value") != old_value:
+        if _plain_value(field) != _plain_value(patient.get(key)):
             changed.append(f"patient.{key}")
         patient[key] = field
     _validate_patient(patient)
@@ -126,29 +156,33 @@ def apply_fields(data: dict[str, Any], fields: Mapping[str, Any]) -> list[str]:
         if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
             raise Invalid(f"'{name}' must be a list of objects")
         old_items = list(data.get(name) or [])
-        out = []
-        for k, item in enumerate(items):
-            old = old_items[k] if k < len(old_items) and isinstance(old_items[k], Mapping) else {}
+        out: list[dict[str, Any]] = []
+        used: set[int] = set()
+        for item in items:
+            k = _matching_row(name, item, old_items, used)
+            old: Mapping[str, Any] = old_items[k] if k is not None else {}
             entry: dict[str, Any] = {key: _as_field(old.get(key), item.get(key)) for key in keys}
             if not any(entry.values()):
                 continue  # an emptied row is a removed row
+            if k is not None:
+                used.add(k)
             if name == "diagnoses":
                 entry["negated"] = bool(item.get("negated", old.get("negated", False)))
                 for extra in ("temporality", "experiencer", "assertion_triggers", "section"):
                     if extra in item or extra in old:
                         entry[extra] = item.get(extra, old.get(extra))
+                if k is None or entry["negated"] != bool(old.get("negated", False)):
+                    entry["assertion_triggers"] = ["reviewer"]
             out.append(entry)
-        if _plain(out) != _plain(old_items):
+        if _plain(out, keys) != _plain(old_items, keys):
             changed.append(name)
         data[name] = out
     return changed
 
 
-def _plain(items: list[Any]) -> list[Any]:
-    def v(x: Any) -> Any:
-        return x.get("value") if isinstance(x, Mapping) else x
-
-    return [{k: v(x) for k, x in i.items()} if isinstance(i, Mapping) else i for i in items]
+def _plain(items: list[Any], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows as values only, every key present: what a change is judged on."""
+    return [{k: _plain_value(i.get(k)) for k in (*keys, "negated")} for i in items if isinstance(i, Mapping)]
 
 
 def save(

@@ -204,6 +204,7 @@ def draft_view(session: Session, draft: Draft, holder: tuple[int, str] | None) -
             "action": decision.action,
             "note": decision.note,
             "mrn": _mrn_of(session, decision.patient_id),
+            "patient_id": decision.patient_id,
             "at": _aware(decision.at).isoformat(),
         }
     return record

@@ -25,13 +25,17 @@ from review_ui.services.core import Actor, NotFoundError, _aware, audit
 # -- patients and the audit trail ------------------------------------------------------------------
 
 
-def patient_record(session: Session, actor: Actor, mrn: str) -> dict[str, Any]:
-    """The verified record: identity from the index, and every verified row with its source."""
+def patient_record(
+    session: Session, actor: Actor, mrn: str | None = None, *, patient_id: int | None = None
+) -> dict[str, Any]:
+    """The verified record: identity from the index, and every verified row with its source. Pages
+    ask by the index's row id, so that no MRN appears in a page address."""
     actor.require(Permission.REVIEW)
-    row = session.scalar(select(MpiPatient).where(MpiPatient.mrn == mrn))
+    where = MpiPatient.mrn == mrn if patient_id is None else MpiPatient.id == patient_id
+    row = session.scalar(select(MpiPatient).where(where))
     if row is None:
         raise NotFoundError("no patient with that MRN in the index")
-    out: dict[str, Any] = {"mrn": row.mrn, "status": row.status, "identity": dict(row.identity)}
+    out: dict[str, Any] = {"id": row.id, "mrn": row.mrn, "status": row.status, "identity": dict(row.identity)}
     sources: set[int] = set()
     tables: tuple[tuple[str, type[VerifiedRow], tuple[str, ...]], ...] = (
         ("encounters", PatientEncounter, ("date", "provider", "type")),

@@ -26,10 +26,12 @@
   }
 
   // -- queue: supervisors assign drafts -------------------------------------------------------
-  document.querySelectorAll("select.assign").forEach((sel) => {
-    sel.addEventListener("change", async () => {
-      const r = await api("POST", `/api/drafts/${sel.dataset.draft}/assignee`, { username: sel.value || null });
-      say(r.ok ? `Draft #${sel.dataset.draft} assigned to ${sel.value || "nobody"}.` : (r.data && r.data.detail) || "failed", r.ok ? "ok" : "bad");
+  // One shared list of names (a datalist), not a menu per row: the page stays small with 200 rows.
+  document.querySelectorAll("input.assign").forEach((input) => {
+    input.addEventListener("change", async () => {
+      const who = input.value.trim();
+      const r = await api("POST", `/api/drafts/${input.dataset.draft}/assignee`, { username: who || null });
+      say(r.ok ? `Draft #${input.dataset.draft} assigned to ${who || "nobody"}.` : (r.data && r.data.detail) || "failed", r.ok ? "ok" : "bad");
     });
   });
 
@@ -95,15 +97,23 @@
   // -- editing --------------------------------------------------------------------------------
   const form = document.getElementById("form");
   let dirty = false;
+  // The record is saved through the API only: the form itself never submits (values would land in a URL).
+  form.addEventListener("submit", (e) => e.preventDefault());
   form.addEventListener("input", () => { dirty = true; });
 
   form.addEventListener("click", (e) => {
     const t = e.target;
     if (t.matches("button.remove")) {
-      t.closest("tr").remove();
+      // Kept (hidden) until saved and sent emptied (an emptied row is a removed row).
+      const tr = t.closest("tr");
+      t.closest("fieldset.list").dataset.edited = "true";
+      tr.dataset.removed = "true";
+      tr.hidden = true;
+      tr.querySelectorAll("input").forEach((i) => { i.disabled = true; });
       dirty = true;
     } else if (t.matches("button.add")) {
       const fs = t.closest("fieldset.list"), tbody = fs.querySelector("tbody"), tr = document.createElement("tr");
+      fs.dataset.edited = "true";
       tr.className = "row";
       for (const key of t.dataset.keys.split(",")) {
         const td = document.createElement("td"), input = document.createElement("input");
@@ -126,17 +136,38 @@
     }
   });
 
+  // Only what the technician changed goes to the server (a patient field, or a whole list with a
+  // changed, added or removed row): the values nobody touched keep their confidence and provenance.
+  const changed = (i) => (i.type === "checkbox" ? i.checked !== i.defaultChecked : i.value !== i.defaultValue);
+
   function collect() {
     const fields = { patient: {} };
-    form.querySelectorAll("input[name^='patient.']").forEach((i) => { fields.patient[i.name.slice(8)] = i.value; });
+    form.querySelectorAll("input[name^='patient.']").forEach((i) => { if (changed(i)) fields.patient[i.name.slice(8)] = i.value; });
     form.querySelectorAll("fieldset.list").forEach((fs) => {
+      if (fs.dataset.edited !== "true" && !Array.from(fs.querySelectorAll("tr.row input[data-key]")).some(changed)) return;
       fields[fs.dataset.list] = Array.from(fs.querySelectorAll("tr.row")).map((tr) => {
         const item = {};
-        tr.querySelectorAll("input[data-key]").forEach((i) => { item[i.dataset.key] = i.type === "checkbox" ? i.checked : i.value; });
+        const removed = tr.dataset.removed === "true"; // an emptied row is a removed row
+        tr.querySelectorAll("input[data-key]").forEach((i) => {
+          if (i.type === "checkbox") { if (!removed) item[i.dataset.key] = i.checked; } else item[i.dataset.key] = removed ? "" : i.value;
+        });
+        // Which stored row this is, so a corrected row keeps its place on the page and its assertion.
+        if (tr.dataset.row !== undefined) item.row = Number(tr.dataset.row);
         return item;
       });
     });
     return fields;
+  }
+
+  function markSaved() {
+    form.querySelectorAll("tr.row[data-removed]").forEach((tr) => tr.remove());
+    // The server stored each list in the order sent, without the removed rows: number them again.
+    form.querySelectorAll("fieldset.list").forEach((fs) => {
+      fs.querySelectorAll("tr.row").forEach((tr, k) => { tr.dataset.row = String(k); });
+    });
+    form.querySelectorAll("input").forEach((i) => { i.defaultValue = i.value; i.defaultChecked = i.checked; });
+    form.querySelectorAll("fieldset.list").forEach((fs) => { delete fs.dataset.edited; });
+    dirty = false;
   }
 
   const version = () => Number(draft.dataset.version);
@@ -152,7 +183,7 @@
     const r = await api("PATCH", `/api/drafts/${draft.dataset.id}`, { version: version(), fields: collect() });
     if (!r.ok) { problem(r); return false; }
     draft.dataset.version = String(r.data.version);
-    dirty = false;
+    markSaved();
     say(r.data.changed.length ? `Saved: ${r.data.changed.join(", ")}.` : "Saved; nothing had changed.", "ok");
     return true;
   }
@@ -195,7 +226,7 @@
   }
 
   function jumpDoubtful(step) {
-    const list = Array.from(form.querySelectorAll(".doubt input, input.doubt"));
+    const list = Array.from(form.querySelectorAll(".doubt input, input.doubt")).filter((i) => !i.closest("tr[data-removed]"));
     if (!list.length) return;
     const at = list.indexOf(document.activeElement);
     const next = list[(at + step + list.length) % list.length];

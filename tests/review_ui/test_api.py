@@ -50,7 +50,7 @@ def test_without_a_session_every_route_is_401(world: World, method: str, path: s
 
 def test_pages_without_a_session_go_to_the_sign_in_page(world: World) -> None:
     c = world.client()
-    for path in ("/", "/queue", f"/drafts/{world.drafts['fresh']}", "/audit", "/patients/MRN0000001"):
+    for path in ("/", "/queue", f"/drafts/{world.drafts['fresh']}", "/audit", "/patients/1"):
         r = c.get(path, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/login", path
     assert "Sign in" in c.get("/login").text
@@ -443,3 +443,44 @@ def test_a_hash_made_with_older_settings_is_upgraded_at_sign_in(world: World) ->
         stored = s.scalar(select(User.password_hash).where(User.username == "tom"))
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     world.client("tom")  # and the new hash still checks
+
+
+def test_removing_a_row_leaves_the_others_their_place_on_the_page_and_their_assertion(world: World) -> None:
+    c = world.client("tina")
+    draft = world.drafts["fresh"]
+    rec = c.get(f"/api/drafts/{draft}").json()
+    second = rec["diagnoses"][1]  # chest pain, denied, on page 2
+    # An API client sends the rows it keeps, as the draft gave them, without row indices.
+    r = c.patch(f"/api/drafts/{draft}", json={"version": 1, "fields": {"diagnoses": [second]}})
+    assert r.status_code == 200 and r.json()["changed"] == ["diagnoses"]
+    (kept,) = c.get(f"/api/drafts/{draft}").json()["diagnoses"]
+    assert kept == second  # page, box, confidence, negation and its trigger: all its own
+    # A corrected row sent with its index keeps its place; one without index or match is the reviewer's.
+    rows = [
+        {"row": 0, "text": "chest pain, atypical", "code": "R07.89", "negated": True},
+        {"text": "gout", "code": "M10.9"},
+    ]
+    assert c.patch(f"/api/drafts/{draft}", json={"version": 2, "fields": {"diagnoses": rows}}).status_code == 200
+    fixed, added = c.get(f"/api/drafts/{draft}").json()["diagnoses"]
+    assert fixed["code"]["value"] == "R07.89" and fixed["code"]["page"] == 2 and fixed["code"]["rule"] == "reviewer"
+    assert fixed["assertion_triggers"] == ["negated:denies"] and fixed["negated"] is True
+    assert added["code"]["page"] is None and added["assertion_triggers"] == ["reviewer"]
+
+
+def test_values_sent_back_unchanged_keep_their_extraction_confidence(world: World) -> None:
+    c = world.client("tina")
+    draft = world.drafts["fresh"]
+    rec = c.get(f"/api/drafts/{draft}").json()
+    plain = {k: v["value"] for k, v in rec["patient"].items() if v}
+    lists = {
+        "encounters": [{"date": "2020-01-02", "type": "office visit", "provider": "Dr. Ann Lee"}],
+        "medications": [{"name": "metformin", "dose": "500 mg", "route": "PO", "frequency": "BID"}],
+        "allergies": [{"substance": "penicillin", "reaction": "hives"}],
+    }
+    r = c.patch(f"/api/drafts/{draft}", json={"version": 1, "fields": {"patient": plain, **lists}})
+    assert r.status_code == 200 and r.json()["changed"] == []
+    after = c.get(f"/api/drafts/{draft}").json()
+    assert after["patient"] == rec["patient"] and after["encounters"] == rec["encounters"]
+    assert {i["action"] for i in world.client("al").get("/api/audit", params={"object": f"draft:{draft}"}).json()} >= {
+        "save_draft"
+    }

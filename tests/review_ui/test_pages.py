@@ -89,7 +89,10 @@ def test_patient_page_shows_verified_rows_with_sources(world: World) -> None:
     api = world.client("tina")
     draft = world.drafts["fresh"]
     mrn = api.post(f"/api/drafts/{draft}/decision", json={"version": 1, "action": "new"}).json()["mrn"]
+    pid = api.get(f"/api/patients/{mrn}").json()["id"]
     c, _ = _login_form(world, "tina")
-    page = c.get(f"/patients/{mrn}").text
+    page = c.get(f"/patients/{pid}").text
     assert mrn in page and "I10" in page and "penicillin" in page and "page 2" in page
-    assert c.get("/patients/NOPE").status_code == 404
+    assert f'href="/patients/{pid}"' in c.get(f"/drafts/{draft}").text  # the decided draft links by row id
+    assert c.get("/patients/999999").status_code == 404
+    assert c.get(f"/patients/{mrn}").status_code == 422  # an MRN is no page address
