@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+PasswordStdinOpt = Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")]
 
 user_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="People who use the review app.")
 out = Console(highlight=False)
@@ -31,9 +32,11 @@ class ReviewRefused(ChartmigrateError):
     exit_code = ExitCode.BAD_ARGS
 
 
-def _password_from_stdin() -> str:
-    line = sys.stdin.readline()
-    password = line.rstrip("\r\n")
+def _password_from_stdin(asked: bool) -> str:
+    """The password on the first line of stdin; never an argument, which other users' `ps` shows."""
+    if not asked:
+        raise BadArguments("give the password on standard input with --password-stdin (never as an argument)")
+    password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         raise BadArguments("no password on standard input")
     return password
@@ -58,16 +61,14 @@ def _run(fn: Callable[[Session], T], settings: Settings) -> T:
 def user_add(
     name: Annotated[str, typer.Argument(help="the username")],
     role: Annotated[str, typer.Option("--role", help="technician, supervisor, auditor or admin")],
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+    password_stdin: PasswordStdinOpt = False,
     db: DbOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Add a person (the password is stored as an argon2 hash)."""
     from review_ui import services
 
-    if not password_stdin:
-        raise BadArguments("give the password on standard input with --password-stdin (never as an argument)")
-    password = _password_from_stdin()
+    password = _password_from_stdin(password_stdin)
     _run(lambda s: services.add_user(s, name, role, password), database_for(db, home))
     out.print(f"added {name} ({role})")
 
@@ -75,16 +76,14 @@ def user_add(
 @user_app.command("passwd")
 def user_passwd(
     name: Annotated[str, typer.Argument(help="the username")],
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+    password_stdin: PasswordStdinOpt = False,
     db: DbOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Set a new password (signs the person out everywhere and clears a lockout)."""
     from review_ui import services
 
-    if not password_stdin:
-        raise BadArguments("give the password on standard input with --password-stdin (never as an argument)")
-    password = _password_from_stdin()
+    password = _password_from_stdin(password_stdin)
     _run(lambda s: services.set_password(s, name, password), database_for(db, home))
     out.print(f"password of {name} set")
 
