@@ -41,7 +41,8 @@ def test_openapi_describes_the_contract_routes(world: World) -> None:
     "method,path",
     [("get", "/api/queue"), ("get", "/api/drafts/1"), ("post", "/api/drafts/1/decision"),
      ("get", "/api/patients/MRN0000001"), ("get", "/api/audit"), ("delete", "/api/session"),
-     ("get", "/api/drafts/1/pages/1/image"), ("patch", "/api/drafts/1")],
+     ("get", "/api/drafts/1/pages/1/image"), ("patch", "/api/drafts/1"), ("get", "/api/drafts/1/candidates"),
+     ("post", "/api/queue/next"), ("post", "/api/drafts/1/assignee")],
 )  # fmt: skip
 def test_without_a_session_every_route_is_401(world: World, method: str, path: str) -> None:
     r = world.client().request(method, path, json={"version": 1, "action": "query", "note": "x", "fields": {}})
@@ -64,14 +65,22 @@ def test_pages_without_a_session_go_to_the_sign_in_page(world: World) -> None:
         ("al", "get", "/api/drafts/{fresh}/pages/1/image", 403), ("tina", "get", "/api/audit", 403),
         ("sue", "get", "/api/audit", 403), ("ada", "get", "/api/queue", 403), ("ada", "get", "/api/audit", 403),
         ("tina", "post", "/api/drafts/{fresh}/assignee", 403),
+        ("al", "get", "/api/drafts/{fresh}/candidates", 403), ("al", "post", "/api/queue/next", 403),
+        ("al", "patch", "/api/drafts/{fresh}", 403), ("ada", "post", "/api/queue/next", 403),
+        ("al", "post", "/api/drafts/{fresh}/assignee", 403), ("ada", "post", "/api/drafts/{fresh}/assignee", 403),
         ("tina", "get", "/api/queue", 200), ("sue", "get", "/api/queue", 200), ("al", "get", "/api/audit", 200),
+        ("sue", "post", "/api/drafts/{fresh}/assignee", 204), ("tina", "get", "/api/drafts/{fresh}/candidates", 200),
         ("sue", "get", "/api/patients/MRN0000001", 200),
     ],
 )  # fmt: skip
 def test_each_role_may_do_only_what_it_needs(world: World, user: str, method: str, path: str, status: int) -> None:
     c = world.client(user)
-    body = {"version": 1, "action": "query", "note": "why?"} if path.endswith("decision") else {"username": "tom"}
-    r = c.request(method, path.format(fresh=world.drafts["fresh"]), json=body if method == "post" else None)
+    body: dict[str, object] = {"username": "tom"}
+    if path.endswith("decision"):
+        body = {"version": 1, "action": "query", "note": "why?"}
+    elif method == "patch":
+        body = {"version": 1, "fields": {}}
+    r = c.request(method, path.format(fresh=world.drafts["fresh"]), json=body if method in ("post", "patch") else None)
     assert r.status_code == status, r.text
     if status == 403:
         assert r.json() == {"detail": "your role may not do this"}
