@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from migrate.evaluation import Accuracy, Counts
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT.parent / "shared" / "benchmarks" / "context-test-set" / "annotations.tsv"
 SPLIT_SALT = "chartmigrate context split v1"
@@ -136,34 +138,6 @@ def negspacy() -> Callable[[Example], Answer]:
 # -- scoring ----------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Counts:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
-
-    def add(self, gold: bool, pred: bool) -> None:
-        if gold and pred:
-            self.tp += 1
-        elif pred:
-            self.fp += 1
-        elif gold:
-            self.fn += 1
-        else:
-            self.tn += 1
-
-    def prf(self) -> dict[str, Any]:
-        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else None
-        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else None
-        f = 2 * p * r / (p + r) if p and r else (0.0 if p is not None and r is not None else None)
-        n = self.tp + self.fp + self.fn + self.tn
-        acc = (self.tp + self.tn) / n if n else None
-        rnd = lambda x: None if x is None else round(x, 3)  # noqa: E731
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": rnd(p), "recall": rnd(r), "f1": rnd(f),
-                "accuracy": rnd(acc)}  # fmt: skip
-
-
 TASKS: dict[str, tuple[Callable[[Example], bool], Callable[[Answer], bool | None]]] = {
     "negation": (lambda e: e.negated, lambda a: a.negated),
     "historical": (
@@ -182,16 +156,21 @@ TASKS: dict[str, tuple[Callable[[Example], bool], Callable[[Answer], bool | None
 
 
 def score(examples: Sequence[Example], answers: Sequence[Answer]) -> dict[str, Any]:
+    """Per task, the labelled class as positive: the extraction's scorer's counts, and accuracy."""
     out: dict[str, Any] = {}
     for task, (gold, pred) in TASKS.items():
-        counts = Counts()
-        for ex, ans in zip(examples, answers, strict=True):
-            p = pred(ans)
-            if p is None:
-                break
-            counts.add(gold(ex), p)
-        else:
-            out[task] = counts.prf()
+        pairs = [(gold(ex), pred(ans)) for ex, ans in zip(examples, answers, strict=True)]
+        if any(p is None for _, p in pairs):
+            continue  # a system that does not decide this task
+        counts = Counts(
+            tp=sum(g and bool(p) for g, p in pairs),
+            fp=sum(not g and bool(p) for g, p in pairs),
+            fn=sum(g and not p for g, p in pairs),
+        )
+        out[task] = {
+            **counts.to_dict(),
+            "accuracy": Accuracy(sum(g == p for g, p in pairs), len(pairs)).to_dict()["accuracy"],
+        }
     return out
 
 
@@ -204,7 +183,11 @@ def timed(system: Callable[[Example], Answer], examples: Iterable[Example]) -> t
 def _cell(m: dict[str, Any] | None) -> str:
     if m is None:
         return f"{'-':>23s}"
-    return f"{m['precision']!s:>7s}{m['recall']!s:>8s}{m['f1']!s:>8s}"
+    return f"{_num(m['precision']):>7s}{_num(m['recall']):>8s}{_num(m['f1']):>8s}"
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4f}"  # the scorer rounds to four places
 
 
 def report(name: str, examples: Sequence[Example], results: dict[str, dict[str, Any]]) -> None:

@@ -10,9 +10,11 @@ import io
 import os
 import re
 import struct
+import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -228,6 +230,32 @@ def redis_url() -> str:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "data")
+
+
+def run_together(fns: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
+    """Run the functions in threads released at the same moment."""
+    gate = threading.Barrier(len(fns))
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(fn: Callable[[], Any]) -> None:
+        gate.wait()
+        try:
+            value = fn()
+        except BaseException as e:
+            with lock:
+                errors.append(e)
+        else:
+            with lock:
+                results.append(value)
+
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in fns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results, errors
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from migrate import pipeline
 from migrate.batch import discover, end_batch, prepare, start_batch, take_in
 from migrate.db import repo
-from migrate.db.models import Batch, Document, Page, TaskAttempt, utcnow
+from migrate.db.models import Batch, Document, Page, TaskAttempt, as_utc, utcnow
 from migrate.db.session import unit_of_work
 from migrate.errors import DocumentError
 from migrate.records import BatchSummary, DocumentResult, DocumentStatus, MediaType, PageTask
@@ -265,10 +265,6 @@ STATE_GROUPS = {
 }
 
 
-def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=utcnow().tzinfo)
-
-
 def progress(settings: Settings, *, window: timedelta = timedelta(minutes=10)) -> dict[str, Any]:
     """Documents by state, pages stored and still to do, and pages per minute over ``window``."""
     now = utcnow()
@@ -297,7 +293,7 @@ def progress(settings: Settings, *, window: timedelta = timedelta(minutes=10)) -
     n_recent, first, last = int(recent[0] or 0), recent[1], recent[2]
     rate = 0.0
     if n_recent:
-        span = (now - _aware(first)).total_seconds() if first is not None else window.total_seconds()
+        span = (now - as_utc(first)).total_seconds() if first is not None else window.total_seconds()
         rate = n_recent / max(span, 15.0) * 60.0  # a floor, so the first page is not a spike
     remaining = max(0, int(planned) - int(stored_active))
     return {
@@ -305,6 +301,6 @@ def progress(settings: Settings, *, window: timedelta = timedelta(minutes=10)) -
         "pages": {"stored": int(pages_total), "remaining": remaining},
         "pages_per_minute": round(rate, 2),
         "window_minutes": window.total_seconds() / 60,
-        "last_page_at": _aware(last).isoformat() if last is not None else None,
+        "last_page_at": as_utc(last).isoformat() if last is not None else None,
         "eta_minutes": round(remaining / rate, 1) if rate and remaining else None,
     }

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from migrate.db.models import (
     AuditEvent,
-    utcnow,
 )
 from migrate.records import DraftStatus
 from review_ui.security import Permission, allowed
@@ -98,8 +97,3 @@ def audit(
             detail=dict(detail or {}),
         )
     )
-
-
-def _aware(t: datetime) -> datetime:
-    """SQLite returns naive datetimes for values stored as UTC."""
-    return t if t.tzinfo is not None else t.replace(tzinfo=utcnow().tzinfo)

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 from migrate.db.models import (
     User,
     WebSession,
+    as_utc,
     utcnow,
 )
 from migrate.settings import Settings
 from review_ui.security import Permission, Role, hash_password, needs_rehash, new_token, token_digest, verify_password
-from review_ui.services.core import _TOUCH_EVERY, Actor, Conflict, Invalid, NotFoundError, Unauthorized, _aware, audit
+from review_ui.services.core import _TOUCH_EVERY, Actor, Conflict, Invalid, NotFoundError, Unauthorized, audit
 
 # -- users and sessions ------------------------------------------------------------------------
 
@@ -67,7 +68,7 @@ def login(session: Session, settings: Settings, username: str, password: str, ip
     """(session token, CSRF token) for good credentials; every attempt is audited."""
     user = session.scalar(select(User).where(User.username == username).with_for_update())
     now = utcnow()
-    if user is not None and user.locked_until is not None and _aware(user.locked_until) > now:
+    if user is not None and user.locked_until is not None and as_utc(user.locked_until) > now:
         verify_password(None, password)  # same cost as a real check
         audit(session, None, "login_failed", f"user:{username}", detail={"why": "locked"}, username=username, ip=ip)
         session.commit()
@@ -103,12 +104,12 @@ def resolve(session: Session, settings: Settings, token: str | None, ip: str | N
         return None
     web, user = row
     now = utcnow()
-    if not user.active or now - _aware(web.last_seen_at) > timedelta(minutes=settings.session_idle_min):
+    if not user.active or now - as_utc(web.last_seen_at) > timedelta(minutes=settings.session_idle_min):
         session.delete(web)
         audit(session, Actor(user.id, user.username, user.role, ip), "session_expired", f"user:{user.username}")
         session.commit()
         return None
-    if now - _aware(web.last_seen_at) > _TOUCH_EVERY:
+    if now - as_utc(web.last_seen_at) > _TOUCH_EVERY:
         web.last_seen_at = now
     return Actor(user.id, user.username, user.role, ip), web.csrf_token
 

@@ -17,6 +17,7 @@ from migrate.db.models import (
     ReviewClaim,
     ReviewDecision,
     User,
+    as_utc,
     utcnow,
 )
 from migrate.db.session import lock_for_write
@@ -24,7 +25,7 @@ from migrate.records import DraftStatus
 from migrate.settings import Settings
 from migrate.storage import BlobStore
 from review_ui.security import Permission, allowed
-from review_ui.services.core import OPEN_STATUSES, Actor, Conflict, Invalid, NotFoundError, _aware, audit
+from review_ui.services.core import OPEN_STATUSES, Actor, Conflict, Invalid, NotFoundError, audit
 
 # -- the queue ----------------------------------------------------------------------------------
 
@@ -75,14 +76,14 @@ def queue(
     out = []
     for draft_id in ids:
         r = by_id[draft_id]
-        claimed = r.username if r.expires_at is not None and _aware(r.expires_at) > now else None
+        claimed = r.username if r.expires_at is not None and as_utc(r.expires_at) > now else None
         out.append(
             {
                 "id": str(r.id),
                 "status": r.status,
                 "priority": r.priority,
                 "reasons": list(r.reasons or []),
-                "received_at": _aware(r.received_at).isoformat() if r.received_at else None,
+                "received_at": as_utc(r.received_at).isoformat() if r.received_at else None,
                 "pages": r.page_count,
                 "claimed_by": claimed,
             }
@@ -151,7 +152,7 @@ def _claim_holder(session: Session, draft_id: int) -> tuple[int, str] | None:
         .join(User, User.id == ReviewClaim.user_id)
         .where(ReviewClaim.draft_id == draft_id)
     ).first()
-    if row is None or _aware(row.expires_at) <= utcnow():
+    if row is None or as_utc(row.expires_at) <= utcnow():
         return None
     return int(row.user_id), str(row.username)
 
@@ -205,7 +206,7 @@ def draft_view(session: Session, draft: Draft, holder: tuple[int, str] | None) -
             "note": decision.note,
             "mrn": _mrn_of(session, decision.patient_id),
             "patient_id": decision.patient_id,
-            "at": _aware(decision.at).isoformat(),
+            "at": as_utc(decision.at).isoformat(),
         }
     return record
 

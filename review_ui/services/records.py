@@ -18,9 +18,10 @@ from migrate.db.models import (
     PatientProcedure,
     ReviewDecision,
     VerifiedRow,
+    as_utc,
 )
 from review_ui.security import Permission
-from review_ui.services.core import Actor, NotFoundError, _aware, audit
+from review_ui.services.core import Actor, NotFoundError, audit
 
 # -- patients and the audit trail ------------------------------------------------------------------
 
@@ -74,7 +75,7 @@ def audit_events(
         stmt = stmt.where(AuditEvent.username == user)
     out = [
         {
-            "at": _aware(e.at).isoformat(),
+            "at": as_utc(e.at).isoformat(),
             "user": e.username,
             "action": e.action,
             "object": e.object,

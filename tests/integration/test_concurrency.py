@@ -4,9 +4,7 @@ merged twice, one schema migration, whatever the interleaving."""
 from __future__ import annotations
 
 import multiprocessing as mp
-import threading
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import select, text
 
@@ -14,33 +12,8 @@ from migrate.db.models import Document, Draft, MpiPatient, MpiTermFrequency
 from migrate.db.session import dispose_engine, get_engine, migrate_to_head, unit_of_work
 from migrate.errors import ChartmigrateError
 from migrate.mpi import index
+from tests.conftest import run_together
 from tests.integration.test_mpi_cli import people
-
-
-def _together(fns: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
-    """Run the functions in threads released at the same moment."""
-    gate = threading.Barrier(len(fns))
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(fn: Callable[[], Any]) -> None:
-        gate.wait()
-        try:
-            value = fn()
-        except BaseException as e:
-            with lock:
-                errors.append(e)
-        else:
-            with lock:
-                results.append(value)
-
-    threads = [threading.Thread(target=run, args=(fn,)) for fn in fns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results, errors
 
 
 def test_concurrent_new_patients_count_every_name(database_url: str) -> None:
@@ -57,7 +30,7 @@ def test_concurrent_new_patients_count_every_name(database_url: str) -> None:
 
         return go
 
-    mrns, errors = _together([create(i) for i in range(8)])
+    mrns, errors = run_together([create(i) for i in range(8)])
     assert not errors, errors
     assert len(set(mrns)) == 8
     with unit_of_work(database_url) as s:
@@ -71,7 +44,7 @@ def test_concurrent_new_patients_count_every_name(database_url: str) -> None:
                 index._count_name(s, "family_name", "quillon")
                 s.commit()
 
-    _, errors = _together([count_many for _ in range(8)])
+    _, errors = run_together([count_many for _ in range(8)])
     assert not errors, errors
     with unit_of_work(database_url) as s:
         tf = s.get(MpiTermFrequency, ("family_name", "quillon"))
@@ -94,7 +67,7 @@ def test_one_record_cannot_be_retired_into_two_survivors_at_once(database_url: s
 
         return go
 
-    done, errors = _together([merge_into("MRN0000000"), merge_into("MRN0000001")])
+    done, errors = run_together([merge_into("MRN0000000"), merge_into("MRN0000001")])
     assert len(done) == 1 and len(errors) == 1
     assert isinstance(errors[0], ChartmigrateError) or "lock" in str(errors[0]).lower()
     with unit_of_work(database_url) as s:
@@ -119,7 +92,7 @@ def test_concurrent_draft_saves_count_every_version(database_url: str) -> None:
             repo.bump_draft_version(s, doc_id)
             s.commit()
 
-    _, errors = _together([bump for _ in range(6)])
+    _, errors = run_together([bump for _ in range(6)])
     assert not errors, errors
     with unit_of_work(database_url) as s:
         assert s.scalars(select(Draft.version)).one() == 7

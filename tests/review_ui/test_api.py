@@ -22,6 +22,7 @@ from migrate.db.models import (
     utcnow,
 )
 from migrate.mpi import index
+from tests.conftest import run_together
 from tests.review_ui.conftest import PASSWORD, World, draft_version
 
 CONTRACT_ROUTES = {
@@ -410,8 +411,6 @@ def test_an_unexpected_failure_is_a_500_without_phi_in_the_answer_or_the_log(
 
 
 def test_next_claims_different_drafts_for_technicians_asking_at_once(world: World) -> None:
-    import threading
-
     from review_ui import services
 
     with world.session() as s:
@@ -419,19 +418,8 @@ def test_next_claims_different_drafts_for_technicians_asking_at_once(world: Worl
             services.add_user(s, name, "technician", PASSWORD)
         s.commit()
     clients = [world.client(u) for u in ("tina", "tom", "tess", "ted")]
-    gate, got, lock = threading.Barrier(len(clients)), [], threading.Lock()
-
-    def take(c: object) -> None:
-        gate.wait()
-        r = c.post("/api/queue/next")  # type: ignore[attr-defined]
-        with lock:
-            got.append(r)
-
-    threads = [threading.Thread(target=take, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    got, errors = run_together([lambda c=c: c.post("/api/queue/next") for c in clients])
+    assert errors == []
     assert sorted(r.status_code for r in got) == [200, 200, 200, 200]
     assert sorted(int(r.json()["id"]) for r in got) == sorted(world.drafts.values())  # four drafts, four people
     assert world.client("tia").post("/api/queue/next").status_code == 404  # all held
