@@ -195,7 +195,12 @@ def extract_draft(session: Session, document_id: int, settings: Settings | None 
         link_threshold=settings.mpi_link_threshold if settings else None,
         review_threshold=settings.mpi_review_threshold if settings else None,
     )
-    priority, reasons = triage(data, repo.document_confidence(session, document_id))
+    # The document is in the session already (its finisher or re-extraction loaded it), with its
+    # mean OCR confidence set: no query, no second averaging of its pages.
+    doc = session.get(Document, document_id)
+    if doc is None:
+        raise ChartmigrateError(f"document {document_id} does not exist")
+    priority, reasons = triage(data, doc.ocr_confidence)
     draft = session.scalar(select(Draft).where(Draft.document_id == document_id))
     if draft is None:
         session.add(
@@ -206,7 +211,7 @@ def extract_draft(session: Session, document_id: int, settings: Settings | None 
                 extractor_version=extract.EXTRACTOR_VERSION,
                 priority=priority,
                 reasons=reasons,
-                received_at=session.scalar(select(Document.received_at).where(Document.id == document_id)),
+                received_at=doc.received_at,
             )
         )
     else:

@@ -45,10 +45,8 @@ def get_actor(request: Request, session: SessionDep, settings: SettingsDep) -> s
     if found is None:
         raise services.Unauthorized("sign in first")
     actor, csrf = found
-    if request.method in UNSAFE:
-        sent = request.headers.get("x-csrf-token") or request.state.__dict__.get("form_csrf")
-        if not same_token(sent, csrf):
-            raise services.Forbidden("missing or wrong CSRF token")
+    if request.method in UNSAFE and not same_token(request.headers.get("x-csrf-token"), csrf):
+        raise services.Forbidden("missing or wrong CSRF token")
     request.state.actor = actor
     request.state.csrf = csrf
     return actor

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from enum import StrEnum
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,9 +30,6 @@ MIN_PASSWORD = 12
 # 64 MiB / 3 / 4: a shift of twenty people signing in at once takes seconds, not minutes, and a
 # stolen table is still costly to attack. Hashes made with other settings are upgraded at sign-in.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# A hash of a random password: logging in as a user who does not exist costs as much as a real
-# check, so response time does not tell which usernames exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 class Role(StrEnum):
@@ -69,9 +67,17 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+@cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made on first need (not at import: it costs a hashing). Checking
+    against it for a user who does not exist costs as much as a real check, so response time does
+    not tell which usernames exist."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 def verify_password(stored_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

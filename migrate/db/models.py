@@ -258,7 +258,7 @@ class AuditEvent(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     username: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
-    object: Mapped[str | None] = mapped_column(String(64))  # "draft:12", "patient:CM000000019", "page:12/1"
+    object: Mapped[str | None] = mapped_column(String(64))  # "draft:12", "patient:CM000000019", "user:tina"
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

@@ -9,13 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 
-from migrate.db.models import User
 from review_ui import services
 from review_ui.deps import ActorDep, SessionDep, SettingsDep, client_ip
 from review_ui.routes.auth import set_session_cookie
-from review_ui.security import COOKIE, Permission, allowed, new_token, same_token
+from review_ui.security import COOKIE, Permission, new_token, same_token
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
@@ -112,13 +110,7 @@ def queue_page(
     actor.require(Permission.REVIEW)
     items = services.queue(session, actor, status=status, reason=reason, limit=200)
     counts = services.queue_counts(session)
-    reviewers = []
-    if actor.can(Permission.REASSIGN):
-        reviewers = [
-            u
-            for u, r in session.execute(select(User.username, User.role).where(User.active.is_(True))).all()
-            if allowed(r, Permission.REVIEW)
-        ]
+    reviewers = services.reviewers(session) if actor.can(Permission.REASSIGN) else []
     session.commit()
     return render(
         request, "queue.html",

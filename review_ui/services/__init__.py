@@ -27,6 +27,7 @@ from review_ui.services.queue import (
     queue_counts,
     reassign,
     release_stale_claims,
+    reviewers,
 )
 from review_ui.services.records import audit_events, patient_record
 
@@ -34,5 +35,6 @@ __all__ = [
     "ACTIONS", "LISTS", "OPEN_STATUSES", "PATIENT_FIELDS", "Actor", "Conflict", "Forbidden", "Invalid",
     "NotFoundError", "ReviewError", "Unauthorized", "add_user", "apply_fields", "audit", "audit_events",
     "candidates", "decide", "draft_view", "login", "logout", "next_draft", "open_draft", "page_image", "patient_record",
-    "queue", "queue_counts", "reassign", "release_stale_claims", "resolve", "save", "set_password", "unlock",
+    "queue", "queue_counts", "reassign", "release_stale_claims", "resolve", "reviewers", "save", "set_password",
+    "unlock",
 ]  # fmt: skip

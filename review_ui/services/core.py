@@ -11,6 +11,13 @@ from sqlalchemy.orm import Session
 
 from migrate.db.models import (
     AuditEvent,
+    Draft,
+    PatientAllergy,
+    PatientDiagnosis,
+    PatientEncounter,
+    PatientMedication,
+    PatientProcedure,
+    VerifiedRow,
 )
 from migrate.records import DraftStatus
 from review_ui.security import Permission, allowed
@@ -28,6 +35,17 @@ LISTS: dict[str, tuple[str, ...]] = {
     "allergies": ("substance", "reaction"),
 }
 ACTIONS = ("new", "link", "reject", "query")
+# Where each verified list lands, and the assertion a diagnosis keeps beside its LISTS columns.
+VERIFIED: dict[str, type[VerifiedRow]] = {
+    "encounters": PatientEncounter,
+    "diagnoses": PatientDiagnosis,
+    "procedures": PatientProcedure,
+    "medications": PatientMedication,
+    "allergies": PatientAllergy,
+}
+ASSERTION_COLUMNS = ("negated", "temporality", "experiencer")
+# The review order: most urgent first, then the longest waiting (the covering index ix_drafts_queue).
+QUEUE_ORDER = (Draft.priority.desc(), Draft.received_at, Draft.id)
 _TOUCH_EVERY = timedelta(seconds=30)  # a session's last-seen time is written at most this often
 
 

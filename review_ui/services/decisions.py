@@ -12,14 +12,10 @@ from sqlalchemy.orm import Session
 
 from migrate.db import repo
 from migrate.db.models import (
+    Document,
     Draft,
     MpiEvent,
     MpiPatient,
-    PatientAllergy,
-    PatientDiagnosis,
-    PatientEncounter,
-    PatientMedication,
-    PatientProcedure,
     ReviewClaim,
     ReviewDecision,
 )
@@ -33,6 +29,7 @@ from review_ui.services.core import (
     LISTS,
     OPEN_STATUSES,
     PATIENT_FIELDS,
+    VERIFIED,
     Actor,
     Conflict,
     Invalid,
@@ -107,8 +104,7 @@ def _matching_row(name: str, item: Mapping[str, Any], old_items: list[Any], used
 
 def _validate_patient(patient: Mapping[str, Any]) -> None:
     def val(k: str) -> Any:
-        f = patient.get(k)
-        return f.get("value") if isinstance(f, Mapping) else f
+        return _plain_value(patient.get(k))
 
     dob = val("birth_date")
     if dob:
@@ -195,10 +191,11 @@ def save(
     data = dict(draft.data)
     changed = apply_fields(data, fields)
     draft.data = data
-    draft.priority, draft.reasons = triage(data, repo.document_confidence(session, draft.document_id))
+    doc = session.get(Document, draft.document_id)
+    draft.priority, draft.reasons = triage(data, doc.ocr_confidence if doc else None)
     session.flush()
     repo.bump_draft_version(session, draft.document_id)
-    _take_claim(session, settings, actor, draft)
+    _take_claim(session, settings, actor.user_id, draft)
     audit(session, actor, "save_draft", f"draft:{draft.id}", detail={"changed": changed})
     session.flush()
     session.refresh(draft)
@@ -282,12 +279,8 @@ def decide(
     return out
 
 
-def _value(field: Any) -> Any:
-    return field.get("value") if isinstance(field, Mapping) else field
-
-
 def _identity(patient: Mapping[str, Any]) -> dict[str, str]:
-    return {k: str(_value(patient.get(k)) or "") for k in index.IDENTITY if _value(patient.get(k))}
+    return {k: str(v) for k in index.IDENTITY if (v := _plain_value(patient.get(k))) is not None}
 
 
 def _page_of(entry: Mapping[str, Any]) -> int | None:
@@ -300,33 +293,20 @@ def _page_of(entry: Mapping[str, Any]) -> int | None:
 def _store_verified(
     session: Session, patient_id: int, document_id: int, decision_id: int, data: dict[str, Any]
 ) -> None:
-    common = {"patient_id": patient_id, "document_id": document_id, "decision_id": decision_id}
-
-    def s(entry: Mapping[str, Any], key: str, size: int | None = None) -> str | None:
-        v = _value(entry.get(key))
-        return None if v in (None, "") else str(v)[: size or None]
-
-    for e in data.get("encounters") or []:
-        session.add(PatientEncounter(**common, page=_page_of(e), date=s(e, "date", 10), provider=s(e, "provider", 128),
-                                     type=s(e, "type", 64)))  # fmt: skip
-    for e in data.get("diagnoses") or []:
-        session.add(
-            PatientDiagnosis(
-                **common,
-                page=_page_of(e),
-                text=s(e, "text"),
-                code=s(e, "code", 16),
-                negated=bool(e.get("negated")),
-                temporality=str(e.get("temporality") or "recent"),
-                experiencer=str(e.get("experiencer") or "patient"),
-            )
-        )
-    for e in data.get("procedures") or []:
-        session.add(PatientProcedure(**common, page=_page_of(e), text=s(e, "text"), date=s(e, "date", 10),
-                                     code=s(e, "code", 32)))  # fmt: skip
-    for e in data.get("medications") or []:
-        session.add(PatientMedication(**common, page=_page_of(e), name=s(e, "name", 128), dose=s(e, "dose", 64),
-                                      route=s(e, "route", 32), frequency=s(e, "frequency", 32)))  # fmt: skip
-    for e in data.get("allergies") or []:
-        session.add(PatientAllergy(**common, page=_page_of(e), substance=s(e, "substance", 128),
-                                   reaction=s(e, "reaction", 128)))  # fmt: skip
+    """One row per verified list entry, each pointing back to its document, page and decision."""
+    for name, model in VERIFIED.items():
+        columns = model.__table__.columns
+        for entry in data.get(name) or []:
+            values: dict[str, Any] = {}
+            for key in LISTS[name]:
+                v = _plain_value(entry.get(key))
+                length = getattr(columns[key].type, "length", None)
+                values[key] = None if v is None else str(v)[:length]
+            if name == "diagnoses":
+                values |= {
+                    "negated": bool(entry.get("negated")),
+                    "temporality": str(entry.get("temporality") or "recent"),
+                    "experiencer": str(entry.get("experiencer") or "patient"),
+                }
+            session.add(model(patient_id=patient_id, document_id=document_id, decision_id=decision_id,
+                              page=_page_of(entry), **values))  # fmt: skip

@@ -25,7 +25,7 @@ from migrate.records import DraftStatus
 from migrate.settings import Settings
 from migrate.storage import BlobStore
 from review_ui.security import Permission, allowed
-from review_ui.services.core import OPEN_STATUSES, Actor, Conflict, Invalid, NotFoundError, audit
+from review_ui.services.core import OPEN_STATUSES, QUEUE_ORDER, Actor, Conflict, Invalid, NotFoundError, audit
 
 # -- the queue ----------------------------------------------------------------------------------
 
@@ -49,7 +49,7 @@ def queue(
     ids_stmt = (
         select(Draft.id)
         .where(Draft.status.in_(statuses))
-        .order_by(Draft.priority.desc(), Draft.received_at, Draft.id)
+        .order_by(*QUEUE_ORDER)
         .limit(max(1, min(limit, 500)))
         .offset(max(0, offset))
     )
@@ -108,7 +108,7 @@ def next_draft(session: Session, settings: Settings, actor: Actor) -> int | None
     stmt = (
         select(Draft)
         .where(Draft.status.in_((DraftStatus.PENDING_REVIEW.value, DraftStatus.IN_REVIEW.value)), ~held_by_other)
-        .order_by(Draft.priority.desc(), Draft.received_at, Draft.id)
+        .order_by(*QUEUE_ORDER)
         .limit(1)
         .with_for_update(skip_locked=True)
     )
@@ -117,7 +117,7 @@ def next_draft(session: Session, settings: Settings, actor: Actor) -> int | None
         return None
     if _claim_holder(session, draft.id) is None:
         audit(session, actor, "claim", f"draft:{draft.id}")
-    _take_claim(session, settings, actor, draft)
+    _take_claim(session, settings, actor.user_id, draft)
     return draft.id
 
 
@@ -157,13 +157,13 @@ def _claim_holder(session: Session, draft_id: int) -> tuple[int, str] | None:
     return int(row.user_id), str(row.username)
 
 
-def _take_claim(session: Session, settings: Settings, actor: Actor, draft: Draft) -> None:
+def _take_claim(session: Session, settings: Settings, user_id: int, draft: Draft) -> None:
     expires = utcnow() + timedelta(minutes=settings.claim_min)
     claim = session.get(ReviewClaim, draft.id)
     if claim is None:
-        session.add(ReviewClaim(draft_id=draft.id, user_id=actor.user_id, expires_at=expires))
+        session.add(ReviewClaim(draft_id=draft.id, user_id=user_id, expires_at=expires))
     else:
-        claim.user_id, claim.claimed_at, claim.expires_at = actor.user_id, utcnow(), expires
+        claim.user_id, claim.claimed_at, claim.expires_at = user_id, utcnow(), expires
     if draft.status == DraftStatus.PENDING_REVIEW.value:
         draft.status = DraftStatus.IN_REVIEW.value
 
@@ -175,7 +175,7 @@ def open_draft(session: Session, settings: Settings, actor: Actor, draft_id: int
     draft = _draft(session, draft_id, lock=True)
     holder = _claim_holder(session, draft.id)
     if draft.status in OPEN_STATUSES and (holder is None or holder[0] == actor.user_id):
-        _take_claim(session, settings, actor, draft)
+        _take_claim(session, settings, actor.user_id, draft)
         if holder is None:
             audit(session, actor, "claim", f"draft:{draft.id}")
         holder = (actor.user_id, actor.username)
@@ -256,10 +256,16 @@ def reassign(session: Session, settings: Settings, actor: Actor, draft_id: int, 
         if user is None or not allowed(user.role, Permission.REVIEW):
             raise Invalid("no active reviewer with that username")
         session.flush()
-        _take_claim(session, settings, Actor(user.id, user.username, user.role, actor.ip), draft)
+        _take_claim(session, settings, user.id, draft)
     elif draft.status == DraftStatus.IN_REVIEW.value:
         draft.status = DraftStatus.PENDING_REVIEW.value
     audit(session, actor, "reassign", f"draft:{draft.id}", detail={"to": username})
+
+
+def reviewers(session: Session) -> list[str]:
+    """Active people who may work the queue (a supervisor assigns drafts to them)."""
+    rows = session.execute(select(User.username, User.role).where(User.active.is_(True)).order_by(User.username))
+    return [name for name, role in rows if allowed(role, Permission.REVIEW)]
 
 
 def release_stale_claims(session: Session) -> int:

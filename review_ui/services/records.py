@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from migrate.db.models import (
     AuditEvent,
     Draft,
     MpiPatient,
-    PatientAllergy,
-    PatientDiagnosis,
-    PatientEncounter,
-    PatientMedication,
-    PatientProcedure,
     ReviewDecision,
-    VerifiedRow,
     as_utc,
 )
 from review_ui.security import Permission
-from review_ui.services.core import Actor, NotFoundError, audit
+from review_ui.services.core import ASSERTION_COLUMNS, LISTS, VERIFIED, Actor, NotFoundError, audit
 
 # -- patients and the audit trail ------------------------------------------------------------------
 
@@ -38,14 +32,8 @@ def patient_record(
         raise NotFoundError("no patient with that MRN in the index")
     out: dict[str, Any] = {"id": row.id, "mrn": row.mrn, "status": row.status, "identity": dict(row.identity)}
     sources: set[int] = set()
-    tables: tuple[tuple[str, type[VerifiedRow], tuple[str, ...]], ...] = (
-        ("encounters", PatientEncounter, ("date", "provider", "type")),
-        ("diagnoses", PatientDiagnosis, ("text", "code", "negated", "temporality", "experiencer")),
-        ("procedures", PatientProcedure, ("text", "date", "code")),
-        ("medications", PatientMedication, ("name", "dose", "route", "frequency")),
-        ("allergies", PatientAllergy, ("substance", "reaction")),
-    )
-    for key, model, cols in tables:
+    for key, model in VERIFIED.items():
+        cols = LISTS[key] + (ASSERTION_COLUMNS if key == "diagnoses" else ())
         items = session.scalars(select(model).where(model.patient_id == row.id).order_by(model.id)).all()
         out[key] = [
             {**{c: getattr(i, c) for c in cols}, "source": {"document_id": str(i.document_id), "page": i.page}}
@@ -70,7 +58,7 @@ def audit_events(
     actor.require(Permission.AUDIT)
     stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(max(1, min(limit, 5000)))
     if obj:
-        stmt = stmt.where(or_(AuditEvent.object == obj, AuditEvent.object.like(f"{obj}/%")))
+        stmt = stmt.where(AuditEvent.object == obj)
     if user:
         stmt = stmt.where(AuditEvent.username == user)
     out = [
