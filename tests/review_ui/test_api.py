@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError, InternalError, OperationalError
 
 from migrate.db.models import (
@@ -345,6 +345,7 @@ def test_the_audit_trail_records_logins_views_and_changes_without_values(world: 
     world.client().post("/api/session", json={"username": "tina", "password": "not her password"})
     c = world.client("tina")
     draft = world.drafts["fresh"]
+    c.get("/api/queue")
     c.get(f"/api/drafts/{draft}")
     c.get(f"/api/drafts/{draft}/pages/1/image")
     c.patch(f"/api/drafts/{draft}", json={"version": 1, "fields": {"patient": {"given_name": "Zelda"}}})
@@ -353,7 +354,7 @@ def test_the_audit_trail_records_logins_views_and_changes_without_values(world: 
     events = al.get("/api/audit", params={"user": "tina"}).json()
     actions = [e["action"] for e in events]
     for expected in ("login_failed", "login", "view_queue", "claim", "view_draft", "view_page", "save_draft", "decide"):
-        assert expected in actions or expected == "view_queue", (expected, actions)
+        assert expected in actions, (expected, actions)
     assert all(set(e) >= {"at", "user", "action", "object", "ip"} for e in events)
     save = next(e for e in events if e["action"] == "save_draft")
     assert save["object"] == f"draft:{draft}" and save["detail"] == {"changed": ["patient.given_name"]}
@@ -373,6 +374,10 @@ def test_the_audit_trail_is_append_only_in_the_database(world: World) -> None:
     with world.session() as s, pytest.raises(refused):
         s.execute(delete(AuditEvent))
         s.commit()
+    if world.settings.database_url.startswith("postgresql"):  # SQLite has no TRUNCATE
+        with world.session() as s, pytest.raises(refused):
+            s.execute(text("TRUNCATE audit_events"))
+            s.commit()
     with world.session() as s:
         assert "login" in s.scalars(select(AuditEvent.action)).all()
 

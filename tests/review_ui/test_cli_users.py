@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from migrate.db.models import User
+from migrate.db.models import User, utcnow
 from migrate.db.session import unit_of_work
 from review_ui.security import verify_password
 from tests.conftest import cli_env
@@ -42,7 +43,14 @@ def test_user_add_passwd_and_refusals(tmp_path: Path, database_url: str) -> None
     with unit_of_work(database_url) as s:
         stored = s.scalar(select(User.password_hash).where(User.username == "tina"))
         assert verify_password(stored, "the new long secret") and not verify_password(stored, "a long secret pass")
+    with unit_of_work(database_url) as s:  # locked after failed logins
+        s.execute(update(User).where(User.username == "tina").values(locked_until=utcnow() + timedelta(hours=1)))
+        s.commit()
     assert cm(home, "user", "unlock", "tina").returncode == 0
+    with unit_of_work(database_url) as s:
+        assert s.scalar(select(User.locked_until).where(User.username == "tina")) is None
+    missing = cm(home, "user", "unlock", "nobody")
+    assert missing.returncode == 2 and "no such user" in missing.stderr
 
 
 def test_user_demo_prints_fresh_random_logins(tmp_path: Path, database_url: str) -> None:
